@@ -1,0 +1,426 @@
+//! The events of a ticket's life.
+//!
+//! A ticket is one stream; these are its only events. Each variant wraps a struct of its
+//! own so it has its own JSON Schema and golden fixture. The stored payload is the
+//! externally tagged enum (`{"WhistleBlown": {...}}`), so a payload names its own type.
+//!
+//! Never change a shipped event: add a field with `#[serde(default)]` and bump the minor
+//! version, or add a new major version with an upcaster that rewrites old payloads.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DepartmentId, LiaisonId, StreetId, TicketId};
+use crate::values::{Category, Channel, ExternalSource, Location, ReporterContact, Score, Text, Urgency};
+
+/// A resident's complaint was received (受理前): the first event of every ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Received {
+    /// How it reached us.
+    pub channel: Channel,
+    /// How to reach the resident (personal data).
+    #[serde(default)]
+    pub reporter: ReporterContact,
+    /// Where the problem is.
+    pub location: Location,
+    /// What kind of problem.
+    pub category: Category,
+    /// How urgent.
+    pub urgency: Urgency,
+    /// What the resident said.
+    pub description: Text,
+    /// The other system's incident, when it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ExternalSource>,
+}
+
+/// The community accepted the complaint and answered the resident (受理/回应).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Acknowledged {
+    /// What the resident was told.
+    pub reply: Text,
+}
+
+/// The community took the complaint on itself (what the community can fix, it fixes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HandledLocally {
+    /// What the community will do.
+    pub plan: Text,
+}
+
+/// The community called the street up (社区呼叫): it cannot fix this alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CalledUp {
+    /// The street office now responsible.
+    pub street: StreetId,
+    /// Why the community cannot handle it.
+    pub reason: Text,
+}
+
+/// The street blew the whistle (街道吹哨): these departments are summoned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WhistleBlown {
+    /// Departments summoned by this whistle; each gets a summons.
+    pub departments: Vec<DepartmentId>,
+    /// The lead department (首接负责/牵头) for the ticket from now on.
+    pub lead: DepartmentId,
+    /// Why these departments.
+    pub reason: Text,
+}
+
+/// A department reported in (报到): its liaison claimed the summons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentReportedIn {
+    /// The summoned department.
+    pub department: DepartmentId,
+    /// The liaison who now holds the summons.
+    pub liaison: LiaisonId,
+}
+
+/// A department declined its summons (退单); it goes back to the street to re-dispatch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentDeclined {
+    /// The declining department.
+    pub department: DepartmentId,
+    /// The liaison who declined.
+    pub liaison: LiaisonId,
+    /// Why it is not theirs.
+    pub reason: Text,
+}
+
+/// A department noted progress (including a site visit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProgressNoted {
+    /// The department.
+    pub department: DepartmentId,
+    /// The liaison who wrote it.
+    pub liaison: LiaisonId,
+    /// What happened.
+    pub note: Text,
+    /// Whether this note records a visit on site.
+    #[serde(default)]
+    pub on_site: bool,
+}
+
+/// A department reported its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentFinished {
+    /// The department.
+    pub department: DepartmentId,
+    /// The liaison who reported.
+    pub liaison: LiaisonId,
+    /// Whether the department fixed its part (false: explained why it cannot be fixed).
+    pub fixed: bool,
+    /// What was done.
+    pub outcome: Text,
+}
+
+/// A department asked for more time (延期).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExtensionRequested {
+    /// The department.
+    pub department: DepartmentId,
+    /// The liaison asking.
+    pub liaison: LiaisonId,
+    /// The new deadline asked for.
+    pub until: DateTime<Utc>,
+    /// Why; the resident is told.
+    pub reason: Text,
+}
+
+/// The street approved an extension: the department's deadline moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExtensionApproved {
+    /// The department.
+    pub department: DepartmentId,
+    /// The new deadline, told to the resident.
+    pub until: DateTime<Utc>,
+    /// The reason, told to the resident.
+    pub reason: Text,
+}
+
+/// The street denied an extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExtensionDenied {
+    /// The department.
+    pub department: DepartmentId,
+    /// Why not.
+    pub reason: Text,
+}
+
+/// The ticket is resolved: every summoned department finished or declined, or the
+/// community fixed it. The resident is asked for feedback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Resolved {
+    /// What was done, as the resident is told.
+    pub summary: Text,
+}
+
+/// The resident rated the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FeedbackRecorded {
+    /// Whether the resident says the problem is solved (解决).
+    pub resolved: bool,
+    /// Whether the resident is satisfied (满意).
+    pub satisfied: bool,
+    /// Score 1–5, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<Score>,
+    /// Comment, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<Text>,
+}
+
+/// The ticket was reopened (重办) after an unresolved or unsatisfied outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Reopened {
+    /// Why.
+    pub reason: Text,
+    /// Which round of handling starts now (the first reopen starts round 2).
+    pub round: u32,
+}
+
+/// Why a ticket was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The resident gave feedback and it stands.
+    Feedback,
+    /// The feedback window passed with no answer from the resident.
+    NoFeedback,
+}
+
+/// The ticket is closed; from now on it can only be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Closed {
+    /// Why.
+    pub reason: CloseReason,
+}
+
+/// This ticket was a duplicate and was merged into another (one flood, fifty calls).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedInto {
+    /// The ticket that carries on.
+    pub into: TicketId,
+    /// Why they are the same incident.
+    pub reason: Text,
+}
+
+/// A duplicate ticket was merged into this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedFrom {
+    /// The duplicate.
+    pub from: TicketId,
+}
+
+/// Who supervises (督办).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionLevel {
+    /// The street office supervises.
+    Street,
+    /// The district supervises.
+    District,
+}
+
+/// A supervisor opened supervision (督办) on the ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SupervisionOpened {
+    /// At which level.
+    pub level: SupervisionLevel,
+    /// The department supervised, if one is singled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentId>,
+    /// Why.
+    pub reason: Text,
+}
+
+/// The clocks a ticket is timed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaClock {
+    /// The community acknowledges the resident (e.g. within 5 working minutes).
+    Acknowledge,
+    /// A summoned department reports in (e.g. within 30 minutes of the whistle).
+    ReportIn,
+    /// The ticket is completed (2 h, 24 h, 7 days or 15 days by tier).
+    Completion,
+}
+
+/// A clock ran past its deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaBreached {
+    /// Which clock.
+    pub clock: SlaClock,
+    /// The department, for a department's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentId>,
+    /// When it was due.
+    pub due_at: DateTime<Utc>,
+    /// The policy version the ticket is timed under.
+    pub policy_version: String,
+}
+
+/// Every event of a ticket's life.
+///
+/// Exhaustive on purpose: a new variant breaks every `match` in the workspace that must
+/// handle it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TicketEvent {
+    /// See [`Received`].
+    Received(Received),
+    /// See [`Acknowledged`].
+    Acknowledged(Acknowledged),
+    /// See [`HandledLocally`].
+    HandledLocally(HandledLocally),
+    /// See [`CalledUp`].
+    CalledUp(CalledUp),
+    /// See [`WhistleBlown`].
+    WhistleBlown(WhistleBlown),
+    /// See [`DepartmentReportedIn`].
+    DepartmentReportedIn(DepartmentReportedIn),
+    /// See [`DepartmentDeclined`].
+    DepartmentDeclined(DepartmentDeclined),
+    /// See [`ProgressNoted`].
+    ProgressNoted(ProgressNoted),
+    /// See [`DepartmentFinished`].
+    DepartmentFinished(DepartmentFinished),
+    /// See [`ExtensionRequested`].
+    ExtensionRequested(ExtensionRequested),
+    /// See [`ExtensionApproved`].
+    ExtensionApproved(ExtensionApproved),
+    /// See [`ExtensionDenied`].
+    ExtensionDenied(ExtensionDenied),
+    /// See [`Resolved`].
+    Resolved(Resolved),
+    /// See [`FeedbackRecorded`].
+    FeedbackRecorded(FeedbackRecorded),
+    /// See [`Reopened`].
+    Reopened(Reopened),
+    /// See [`Closed`].
+    Closed(Closed),
+    /// See [`MergedInto`].
+    MergedInto(MergedInto),
+    /// See [`MergedFrom`].
+    MergedFrom(MergedFrom),
+    /// See [`SupervisionOpened`].
+    SupervisionOpened(SupervisionOpened),
+    /// See [`SlaBreached`].
+    SlaBreached(SlaBreached),
+}
+
+/// The kind of a ticket event, with its current version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventKind {
+    /// The event type, as stored (`WhistleBlown`).
+    pub name: &'static str,
+    /// The current version of its payload, three-part semver.
+    pub version: &'static str,
+}
+
+/// The current version of every ticket event.
+pub const TICKET_EVENT_VERSION: &str = "1.0.0";
+
+macro_rules! kinds {
+    ($($variant:ident),* $(,)?) => {
+        impl TicketEvent {
+            /// Every kind of ticket event at its current version.
+            pub const KINDS: &'static [EventKind] = &[
+                $(EventKind { name: stringify!($variant), version: TICKET_EVENT_VERSION }),*
+            ];
+
+            /// This event's kind.
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Self::$variant(_) => EventKind { name: stringify!($variant), version: TICKET_EVENT_VERSION }),*
+                }
+            }
+        }
+    };
+}
+
+kinds!(
+    Received,
+    Acknowledged,
+    HandledLocally,
+    CalledUp,
+    WhistleBlown,
+    DepartmentReportedIn,
+    DepartmentDeclined,
+    ProgressNoted,
+    DepartmentFinished,
+    ExtensionRequested,
+    ExtensionApproved,
+    ExtensionDenied,
+    Resolved,
+    FeedbackRecorded,
+    Reopened,
+    Closed,
+    MergedInto,
+    MergedFrom,
+    SupervisionOpened,
+    SlaBreached,
+);
+
+/// Why a stored payload could not become a [`TicketEvent`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No code for this type and version: an upcaster is missing, or the log was written
+    /// by a newer whistle.
+    #[error(
+        "unknown ticket event type `{event_type}` version `{event_version}`: no upcaster turns it into a version this build knows; upgrade whistle or add an upcaster"
+    )]
+    Unknown {
+        /// The stored type.
+        event_type: String,
+        /// The stored version.
+        event_version: String,
+    },
+    /// The type and version are known but the payload does not fit them.
+    #[error("payload of `{event_type}` version `{event_version}` does not deserialize: {reason}")]
+    Malformed {
+        /// The stored type.
+        event_type: String,
+        /// The stored version.
+        event_version: String,
+        /// What serde said.
+        reason: String,
+    },
+}
+
+impl TicketEvent {
+    /// Whether this build can read `event_type` at `event_version` without an upcaster.
+    pub fn is_known(event_type: &str, event_version: &str) -> bool {
+        Self::KINDS
+            .iter()
+            .any(|k| k.name == event_type && k.version == event_version)
+    }
+
+    /// Decodes a stored payload of the given type and (already upcast) version.
+    pub fn decode(
+        event_type: &str,
+        event_version: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Self, DecodeError> {
+        if !Self::is_known(event_type, event_version) {
+            return Err(DecodeError::Unknown {
+                event_type: event_type.to_owned(),
+                event_version: event_version.to_owned(),
+            });
+        }
+        let malformed = |reason: String| DecodeError::Malformed {
+            event_type: event_type.to_owned(),
+            event_version: event_version.to_owned(),
+            reason,
+        };
+        let event: Self = Self::deserialize(payload).map_err(|e| malformed(e.to_string()))?;
+        if event.kind().name != event_type {
+            return Err(malformed(format!(
+                "the payload holds a `{}` event",
+                event.kind().name
+            )));
+        }
+        Ok(event)
+    }
+}
