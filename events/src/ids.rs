@@ -23,7 +23,9 @@ pub enum IdError {
         example: &'static str,
     },
     /// The string is longer than ids may be.
-    #[error("{kind} `{value}` is longer than {max} characters: use the short code, such as `{example}`")]
+    #[error(
+        "{kind} `{value}` is longer than {max} characters: use the short code, such as `{example}`"
+    )]
     TooLong {
         /// Which kind of id.
         kind: &'static str,
@@ -344,15 +346,25 @@ mod tests {
 
     #[test]
     fn codes_accept_lower_case_ascii_and_reject_the_rest_with_a_reason() {
-        assert_eq!(StreetId::parse("wenhualu").map(|s| s.to_string()), Ok("wenhualu".into()));
+        assert_eq!(
+            StreetId::parse("wenhualu").map(|s| s.to_string()),
+            Ok("wenhualu".into())
+        );
         assert!(matches!(StreetId::parse(""), Err(IdError::Empty { .. })));
         let err = CommunityId::parse("红旗里").expect_err("non-ASCII is rejected");
-        assert!(err.to_string().contains("community id `红旗里` has the character '红'"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("community id `红旗里` has the character '红'"),
+            "{err}"
+        );
         assert!(matches!(
             DepartmentId::parse("a".repeat(65)),
             Err(IdError::TooLong { max: 64, .. })
         ));
-        assert!(matches!(GridId::parse("Grid 1"), Err(IdError::BadCharacter { bad: 'G', .. })));
+        assert!(matches!(
+            GridId::parse("Grid 1"),
+            Err(IdError::BadCharacter { bad: 'G', .. })
+        ));
     }
 
     #[test]
@@ -368,22 +380,40 @@ mod tests {
         let source = SourceSystem::parse("hotline-12345").expect("valid");
         let a = ExternalId::parse("A-1").expect("valid");
         let b = ExternalId::parse("A-2").expect("valid");
-        assert_eq!(TicketId::for_external(&source, &a), TicketId::for_external(&source, &a));
-        assert_ne!(TicketId::for_external(&source, &a), TicketId::for_external(&source, &b));
+        assert_eq!(
+            TicketId::for_external(&source, &a),
+            TicketId::for_external(&source, &a)
+        );
+        assert_ne!(
+            TicketId::for_external(&source, &a),
+            TicketId::for_external(&source, &b)
+        );
         let other = SourceSystem::parse("iot-water").expect("valid");
-        assert_ne!(TicketId::for_external(&source, &a), TicketId::for_external(&other, &a));
+        assert_ne!(
+            TicketId::for_external(&source, &a),
+            TicketId::for_external(&other, &a)
+        );
         // Pinned: this id is part of the contract with every system that ever sent us an
         // incident. If this assertion changes, existing incidents would open new tickets.
         assert_eq!(
             TicketId::for_external(&source, &a).to_string(),
             TicketId::for_external(&source, &a).as_uuid().to_string()
         );
-        assert_eq!(TicketId::for_external(&source, &a).as_uuid().get_version_num(), 5);
+        assert_eq!(
+            TicketId::for_external(&source, &a)
+                .as_uuid()
+                .get_version_num(),
+            5
+        );
     }
 
     #[test]
     fn uuid_ids_reject_garbage() {
         let err = TicketId::parse("not-a-ticket").expect_err("garbage");
-        assert!(err.to_string().contains("ticket id `not-a-ticket` is not a UUID"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("ticket id `not-a-ticket` is not a UUID"),
+            "{err}"
+        );
     }
 }

@@ -79,11 +79,15 @@ impl EventMetadata {
     /// an integration must not make a ticket unreadable.
     pub fn from_map(map: &HashMap<String, String>) -> Self {
         Self {
-            actor: map.get(keys::ACTOR).and_then(|v| ActorId::parse(v.as_str()).ok()),
+            actor: map
+                .get(keys::ACTOR)
+                .and_then(|v| ActorId::parse(v.as_str()).ok()),
             correlation_id: map
                 .get(keys::CORRELATION_ID)
                 .and_then(|v| CorrelationId::parse(v).ok()),
-            causation_id: map.get(keys::CAUSATION_ID).and_then(|v| EventId::parse(v).ok()),
+            causation_id: map
+                .get(keys::CAUSATION_ID)
+                .and_then(|v| EventId::parse(v).ok()),
             traceparent: map.get(keys::TRACEPARENT).cloned(),
             tracestate: map.get(keys::TRACESTATE).cloned(),
         }

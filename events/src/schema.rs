@@ -24,12 +24,27 @@ pub fn event_schemas() -> Vec<(String, Value)> {
         ("HandledLocally", schema_of::<ticket::HandledLocally>()),
         ("CalledUp", schema_of::<ticket::CalledUp>()),
         ("WhistleBlown", schema_of::<ticket::WhistleBlown>()),
-        ("DepartmentReportedIn", schema_of::<ticket::DepartmentReportedIn>()),
-        ("DepartmentDeclined", schema_of::<ticket::DepartmentDeclined>()),
+        (
+            "DepartmentReportedIn",
+            schema_of::<ticket::DepartmentReportedIn>(),
+        ),
+        (
+            "DepartmentDeclined",
+            schema_of::<ticket::DepartmentDeclined>(),
+        ),
         ("ProgressNoted", schema_of::<ticket::ProgressNoted>()),
-        ("DepartmentFinished", schema_of::<ticket::DepartmentFinished>()),
-        ("ExtensionRequested", schema_of::<ticket::ExtensionRequested>()),
-        ("ExtensionApproved", schema_of::<ticket::ExtensionApproved>()),
+        (
+            "DepartmentFinished",
+            schema_of::<ticket::DepartmentFinished>(),
+        ),
+        (
+            "ExtensionRequested",
+            schema_of::<ticket::ExtensionRequested>(),
+        ),
+        (
+            "ExtensionApproved",
+            schema_of::<ticket::ExtensionApproved>(),
+        ),
         ("ExtensionDenied", schema_of::<ticket::ExtensionDenied>()),
         ("Resolved", schema_of::<ticket::Resolved>()),
         ("FeedbackRecorded", schema_of::<ticket::FeedbackRecorded>()),
@@ -37,14 +52,28 @@ pub fn event_schemas() -> Vec<(String, Value)> {
         ("Closed", schema_of::<ticket::Closed>()),
         ("MergedInto", schema_of::<ticket::MergedInto>()),
         ("MergedFrom", schema_of::<ticket::MergedFrom>()),
-        ("SupervisionOpened", schema_of::<ticket::SupervisionOpened>()),
+        (
+            "SupervisionOpened",
+            schema_of::<ticket::SupervisionOpened>(),
+        ),
         ("SlaBreached", schema_of::<ticket::SlaBreached>()),
     ];
     let mut out: Vec<(String, Value)> = per_event
         .into_iter()
-        .map(|(name, schema)| (format!("{name}.v{TICKET_EVENT_VERSION}.schema.json"), schema))
+        .map(|(name, schema)| {
+            (
+                format!("{name}.v{TICKET_EVENT_VERSION}.schema.json"),
+                schema,
+            )
+        })
         .collect();
-    out.push(("TicketEvent.schema.json".to_owned(), schema_of::<TicketEvent>()));
-    out.push(("EventMetadata.schema.json".to_owned(), schema_of::<EventMetadata>()));
+    out.push((
+        "TicketEvent.schema.json".to_owned(),
+        schema_of::<TicketEvent>(),
+    ));
+    out.push((
+        "EventMetadata.schema.json".to_owned(),
+        schema_of::<EventMetadata>(),
+    ));
     out
 }

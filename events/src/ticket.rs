@@ -12,7 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DepartmentId, LiaisonId, StreetId, TicketId};
-use crate::values::{Category, Channel, ExternalSource, Location, ReporterContact, Score, Text, Urgency};
+use crate::values::{
+    Category, Channel, ExternalSource, Location, ReporterContact, Score, Text, Urgency,
+};
 
 /// A resident's complaint was received (受理前): the first event of every ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -215,7 +217,9 @@ pub struct MergedFrom {
 }
 
 /// Who supervises (督办).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SupervisionLevel {
     /// The street office supervises.
@@ -237,7 +241,9 @@ pub struct SupervisionOpened {
 }
 
 /// The clocks a ticket is timed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaClock {
     /// The community acknowledges the resident (e.g. within 5 working minutes).

@@ -29,7 +29,9 @@ pub struct Location {
 
 /// The kind of problem, as the seeds collect them. Routing catalogues map each kind to the
 /// departments that own it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 水电管网: water, power and pipe networks.
@@ -95,7 +97,9 @@ impl Category {
 }
 
 /// Urgency tier: "小事简议、大事细议、要事议妥、急事议决".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// 小事: routine.
@@ -185,7 +189,11 @@ pub struct Text(String);
 
 impl Text {
     /// Checks `value` for the field named `field`, allowing at most `max` characters.
-    pub fn parse(field: &'static str, value: impl AsRef<str>, max: usize) -> Result<Self, TextError> {
+    pub fn parse(
+        field: &'static str,
+        value: impl AsRef<str>,
+        max: usize,
+    ) -> Result<Self, TextError> {
         let trimmed = value.as_ref().trim();
         if trimmed.is_empty() {
             return Err(TextError::Empty { field });
@@ -225,7 +233,9 @@ impl fmt::Display for Text {
 }
 
 /// A resident's score of the outcome, 1 (very dissatisfied) to 5 (very satisfied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Score(u8);
 
@@ -255,11 +265,21 @@ mod tests {
 
     #[test]
     fn texts_are_trimmed_and_bounded() {
-        assert_eq!(Text::reason("  不属于本部门职责  ").map(|t| t.to_string()), Ok("不属于本部门职责".into()));
-        assert_eq!(Text::reason(" \n"), Err(TextError::Empty { field: "reason" }));
+        assert_eq!(
+            Text::reason("  不属于本部门职责  ").map(|t| t.to_string()),
+            Ok("不属于本部门职责".into())
+        );
+        assert_eq!(
+            Text::reason(" \n"),
+            Err(TextError::Empty { field: "reason" })
+        );
         assert_eq!(
             Text::reason("长".repeat(501)),
-            Err(TextError::TooLong { field: "reason", len: 501, max: 500 })
+            Err(TextError::TooLong {
+                field: "reason",
+                len: 501,
+                max: 500
+            })
         );
     }
 

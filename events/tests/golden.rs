@@ -28,7 +28,10 @@ fn text(s: &str) -> Text {
 
 /// One example of every event, as the demo's streets would record them.
 fn samples() -> Vec<TicketEvent> {
-    let due = Utc.with_ymd_and_hms(2026, 7, 21, 12, 0, 0).single().expect("valid");
+    let due = Utc
+        .with_ymd_and_hms(2026, 7, 21, 12, 0, 0)
+        .single()
+        .expect("valid");
     vec![
         TicketEvent::Received(Received {
             channel: Channel::Hotline,
@@ -51,15 +54,25 @@ fn samples() -> Vec<TicketEvent> {
                 external_id: ExternalId::parse("12345-20260720-0001").expect("valid"),
             }),
         }),
-        TicketEvent::Acknowledged(Acknowledged { reply: text("已受理，社区工作人员马上联系您") }),
-        TicketEvent::HandledLocally(HandledLocally { plan: text("社区组织物业清掏") }),
-        TicketEvent::CalledUp(CalledUp { street: id("wenhualu"), reason: text("主管网堵塞，社区无法处理") }),
+        TicketEvent::Acknowledged(Acknowledged {
+            reply: text("已受理，社区工作人员马上联系您"),
+        }),
+        TicketEvent::HandledLocally(HandledLocally {
+            plan: text("社区组织物业清掏"),
+        }),
+        TicketEvent::CalledUp(CalledUp {
+            street: id("wenhualu"),
+            reason: text("主管网堵塞，社区无法处理"),
+        }),
         TicketEvent::WhistleBlown(WhistleBlown {
             departments: vec![id("zhujian"), id("huanwei")],
             lead: id("zhujian"),
             reason: text("下水主管网疏通"),
         }),
-        TicketEvent::DepartmentReportedIn(DepartmentReportedIn { department: id("zhujian"), liaison: id("zhujian-wang") }),
+        TicketEvent::DepartmentReportedIn(DepartmentReportedIn {
+            department: id("zhujian"),
+            liaison: id("zhujian-wang"),
+        }),
         TicketEvent::DepartmentDeclined(DepartmentDeclined {
             department: id("huanwei"),
             liaison: id("huanwei-zhao"),
@@ -83,22 +96,38 @@ fn samples() -> Vec<TicketEvent> {
             until: due,
             reason: text("需更换管道，等待材料"),
         }),
-        TicketEvent::ExtensionApproved(ExtensionApproved { department: id("zhujian"), until: due, reason: text("材料到货需一天") }),
-        TicketEvent::ExtensionDenied(ExtensionDenied { department: id("zhujian"), reason: text("汛期，必须当日处理") }),
-        TicketEvent::Resolved(Resolved { summary: text("下水道已疏通，路面已清理") }),
+        TicketEvent::ExtensionApproved(ExtensionApproved {
+            department: id("zhujian"),
+            until: due,
+            reason: text("材料到货需一天"),
+        }),
+        TicketEvent::ExtensionDenied(ExtensionDenied {
+            department: id("zhujian"),
+            reason: text("汛期，必须当日处理"),
+        }),
+        TicketEvent::Resolved(Resolved {
+            summary: text("下水道已疏通，路面已清理"),
+        }),
         TicketEvent::FeedbackRecorded(FeedbackRecorded {
             resolved: true,
             satisfied: true,
             score: Some(Score::parse(5).expect("valid")),
             comment: Some(text("处理很快")),
         }),
-        TicketEvent::Reopened(Reopened { reason: text("雨后再次堵塞"), round: 2 }),
-        TicketEvent::Closed(Closed { reason: CloseReason::Feedback }),
+        TicketEvent::Reopened(Reopened {
+            reason: text("雨后再次堵塞"),
+            round: 2,
+        }),
+        TicketEvent::Closed(Closed {
+            reason: CloseReason::Feedback,
+        }),
         TicketEvent::MergedInto(MergedInto {
             into: TicketId::parse("0190f1c2-7a7b-7cc3-9e1d-3c5d2a1b0f00").expect("valid"),
             reason: text("同一处积水"),
         }),
-        TicketEvent::MergedFrom(MergedFrom { from: TicketId::parse("0190f1c2-7a7b-7cc3-9e1d-3c5d2a1b0f01").expect("valid") }),
+        TicketEvent::MergedFrom(MergedFrom {
+            from: TicketId::parse("0190f1c2-7a7b-7cc3-9e1d-3c5d2a1b0f01").expect("valid"),
+        }),
         TicketEvent::SupervisionOpened(SupervisionOpened {
             level: SupervisionLevel::District,
             department: Some(id("zhujian")),
@@ -136,15 +165,28 @@ fn every_current_event_has_a_fixture_that_round_trips() {
             std::fs::write(&path, json).expect("fixture written");
         }
         let stored = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e}; run with WHISTLE_WRITE_FIXTURES=1 to create it", path.display())
+            panic!(
+                "{}: {e}; run with WHISTLE_WRITE_FIXTURES=1 to create it",
+                path.display()
+            )
         });
         let payload: serde_json::Value = serde_json::from_str(&stored).expect("fixture is JSON");
         let kind = sample.kind();
         let decoded = TicketEvent::decode(kind.name, kind.version, &payload)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(decoded, sample, "{} decodes to a different event", path.display());
+        assert_eq!(
+            decoded,
+            sample,
+            "{} decodes to a different event",
+            path.display()
+        );
         let again = serde_json::to_string_pretty(&decoded).expect("serializes") + "\n";
-        assert_eq!(again, stored, "{} no longer round-trips byte for byte", path.display());
+        assert_eq!(
+            again,
+            stored,
+            "{} no longer round-trips byte for byte",
+            path.display()
+        );
     }
 }
 
@@ -153,9 +195,17 @@ fn every_fixture_ever_shipped_still_decodes() {
     let mut seen = 0;
     for entry in std::fs::read_dir(fixtures_dir()).expect("fixtures dir") {
         let path = entry.expect("dir entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).expect("utf-8 name").to_owned();
-        let Some(stem) = name.strip_suffix(".json") else { continue };
-        let (event_type, version) = stem.split_once(".v").expect("fixture named <Type>.v<version>.json");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let (event_type, version) = stem
+            .split_once(".v")
+            .expect("fixture named <Type>.v<version>.json");
         let payload: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
         let decoded = TicketEvent::decode(event_type, version, &payload)
@@ -163,7 +213,10 @@ fn every_fixture_ever_shipped_still_decodes() {
         assert_eq!(decoded.kind().name, event_type, "{name}");
         seen += 1;
     }
-    assert!(seen >= TicketEvent::KINDS.len(), "only {seen} fixtures found");
+    assert!(
+        seen >= TicketEvent::KINDS.len(),
+        "only {seen} fixtures found"
+    );
 }
 
 #[test]
@@ -171,7 +224,10 @@ fn unknown_and_malformed_payloads_are_errors_not_panics() {
     let payload = serde_json::json!({"Acknowledged": {"reply": "好"}});
     assert_eq!(
         TicketEvent::decode("Acknowledged", "9.0.0", &payload),
-        Err(DecodeError::Unknown { event_type: "Acknowledged".into(), event_version: "9.0.0".into() })
+        Err(DecodeError::Unknown {
+            event_type: "Acknowledged".into(),
+            event_version: "9.0.0".into()
+        })
     );
     assert!(matches!(
         TicketEvent::decode("Teleported", "1.0.0", &payload),

@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_told_and_clones_share_it() {
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).single().expect("valid instant");
+        let start = Utc
+            .with_ymd_and_hms(2026, 3, 2, 8, 0, 0)
+            .single()
+            .expect("valid instant");
         let clock = ManualClock::new(start);
         let shared = clock.clone();
         assert_eq!(clock.now(), start);

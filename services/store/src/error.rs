@@ -1,0 +1,130 @@
+//! Errors of the event store. Every message says what went wrong and what to do about it.
+
+/// What can go wrong in the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached. Nothing was written.
+    #[error(
+        "the event store ({store}) is unreachable: {source}. Nothing was written; check that the database is running and that DATABASE_URL points at it, then retry"
+    )]
+    Unavailable {
+        /// The store, described without secrets.
+        store: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Another writer appended to the stream first (optimistic concurrency).
+    #[error(
+        "stream {stream} is at version {actual}, not {expected}: another command changed it first; reload the stream and retry"
+    )]
+    WrongExpectedVersion {
+        /// The stream, as `Type-id`.
+        stream: String,
+        /// The version the writer expected.
+        expected: u64,
+        /// The version found.
+        actual: u64,
+    },
+    /// A stored event has a type or version this build has no code for.
+    #[error(
+        "stream {stream} at position {position}: unknown event type `{event_type}` version `{event_version}`; an upcaster is missing or the log was written by a newer whistle"
+    )]
+    UnknownEvent {
+        /// The stream, as `Type-id`.
+        stream: String,
+        /// The event's global position.
+        position: u64,
+        /// The stored type.
+        event_type: String,
+        /// The stored version.
+        event_version: String,
+    },
+    /// A stored event's payload does not deserialize into its type.
+    #[error(
+        "stream {stream} at position {position}: the payload of `{event_type}` version `{event_version}` does not deserialize: {reason}"
+    )]
+    MalformedEvent {
+        /// The stream, as `Type-id`.
+        stream: String,
+        /// The event's global position.
+        position: u64,
+        /// The stored type.
+        event_type: String,
+        /// The stored version.
+        event_version: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The append itself is not valid (a programming error in the caller).
+    #[error("invalid append to stream {stream}: {reason}")]
+    InvalidAppend {
+        /// The stream, as `Type-id`.
+        stream: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Schema migrations failed.
+    #[error("migrating the event store ({store}) failed: {source}")]
+    Migration {
+        /// The store, described without secrets.
+        store: String,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The database answered with an error while doing `operation`.
+    #[error("the event store ({store}) failed to {operation}: {source}")]
+    Database {
+        /// The store, described without secrets.
+        store: String,
+        /// What the store was doing.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The configuration cannot work.
+    #[error("event store configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Sorts a driver error into "unreachable" (retry later, nothing written) or a plain
+    /// database error.
+    pub(crate) fn from_sqlx(store: &str, operation: &'static str, source: sqlx::Error) -> Self {
+        let unreachable = match &source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // 08xxx: connection exceptions; 57P0x: the server is shutting down or
+                // restarting; SQLite 14: cannot open the database file.
+                code.starts_with("08") || code.starts_with("57P0") || code == "14"
+            }),
+            _ => false,
+        };
+        if unreachable {
+            Self::Unavailable {
+                store: store.to_owned(),
+                source,
+            }
+        } else {
+            Self::Database {
+                store: store.to_owned(),
+                operation,
+                source,
+            }
+        }
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::WrongExpectedVersion { .. }
+        )
+    }
+}

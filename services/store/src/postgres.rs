@@ -1,0 +1,229 @@
+//! The PostgreSQL backend: production.
+//!
+//! Gap-free reading rests on transaction ids, see `schemas/migrations/postgres/0001_events.sql`:
+//! a position is `(xid << 16) + index`, and readers stop below
+//! `pg_snapshot_xmin(pg_current_snapshot()) << 16`. The trap this avoids: with a plain
+//! sequence, a writer that took position 10 but commits after the writer of 11 would be
+//! skipped by a reader that already moved past 11.
+//!
+//! The cost: a transaction that stays open anywhere in the cluster holds the readers back
+//! (never skipped, only delayed), so keep transactions short and watch for idle ones.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{ConnectOptions, Row};
+use uuid::Uuid;
+use whistle_events::EventId;
+
+use crate::{
+    NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
+    redact, stream_name,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub(crate) struct PgBackend {
+    pool: PgPool,
+    describe: String,
+}
+
+impl PgBackend {
+    pub(crate) async fn connect(url: &str, config: &StoreConfig) -> Result<Self, StoreError> {
+        let describe = format!("PostgreSQL at {}", redact(url));
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| {
+                StoreError::Config(format!("DATABASE_URL {} is not valid: {e}", redact(url)))
+            })?
+            // Statement logging would put payloads (personal data) into the logs.
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::from_sqlx(&describe, "connect", e))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migration {
+                store: describe.clone(),
+                source,
+            })?;
+        Ok(Self { pool, describe })
+    }
+
+    pub(crate) fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn err(&self, operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |e| StoreError::from_sqlx(&self.describe, operation, e)
+    }
+
+    pub(crate) async fn append(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+        expected: u64,
+        events: &[NewEvent],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let expected_i64 = i64::try_from(expected).map_err(|_| StoreError::InvalidAppend {
+            stream: stream_name(stream_type, stream_id),
+            reason: format!("expected version {expected} is out of range"),
+        })?;
+        // One statement, so one implicit transaction: all events or none. The WHERE clause
+        // refuses a stale or gapped expected version among committed events; the unique
+        // constraint refuses a concurrent writer of the same version.
+        let result = sqlx::query(
+            "INSERT INTO events (position, event_id, stream_type, stream_id, stream_version, \
+                                 event_type, event_version, payload, metadata, recorded_at) \
+             SELECT (pg_current_xact_id()::text::bigint << 16) + e.ord, \
+                    (e.value->>'event_id')::uuid, $1, $2, $3 + e.ord, \
+                    e.value->>'event_type', e.value->>'event_version', \
+                    e.value->'payload', e.value->'metadata', $5 \
+             FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(value, ord) \
+             WHERE (SELECT coalesce(max(stream_version), 0) FROM events \
+                    WHERE stream_type = $1 AND stream_id = $2) = $3 \
+             RETURNING position, event_id, stream_version",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .bind(expected_i64)
+        .bind(Json(batch_json(events)))
+        .bind(recorded_at)
+        .fetch_all(&self.pool)
+        .await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(db))
+                if db.is_unique_violation()
+                    && db.constraint() == Some("events_stream_version_unique") =>
+            {
+                return Err(self.conflict(stream_type, stream_id, expected).await);
+            }
+            Err(e) => return Err(self.err("append events")(e)),
+        };
+        if rows.is_empty() {
+            return Err(self.conflict(stream_type, stream_id, expected).await);
+        }
+        let mut recorded = Vec::with_capacity(rows.len());
+        for (row, event) in rows.iter().zip(events) {
+            let position: i64 = row
+                .try_get("position")
+                .map_err(self.err("read append result"))?;
+            let version: i64 = row
+                .try_get("stream_version")
+                .map_err(self.err("read append result"))?;
+            recorded.push(RecordedEvent {
+                position: Position::new(u64::try_from(position).unwrap_or_default()),
+                event_id: event.event_id,
+                stream_type: stream_type.to_owned(),
+                stream_id: stream_id.to_owned(),
+                stream_version: u64::try_from(version).unwrap_or_default(),
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                payload: event.payload.clone(),
+                metadata: event.metadata.clone(),
+                recorded_at,
+            });
+        }
+        // RETURNING does not promise order; the positions do.
+        recorded.sort_by_key(|e| e.position);
+        Ok(recorded)
+    }
+
+    async fn conflict(&self, stream_type: &str, stream_id: &str, expected: u64) -> StoreError {
+        match self.stream_version(stream_type, stream_id).await {
+            Ok(actual) => StoreError::WrongExpectedVersion {
+                stream: stream_name(stream_type, stream_id),
+                expected,
+                actual,
+            },
+            Err(e) => e,
+        }
+    }
+
+    pub(crate) async fn stream_version(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+    ) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_type = $1 AND stream_id = $2",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err("read a stream's version"))?;
+        Ok(u64::try_from(version).unwrap_or_default())
+    }
+
+    pub(crate) async fn read_stream(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload, metadata, recorded_at \
+             FROM events WHERE stream_type = $1 AND stream_id = $2 AND stream_version > $3 \
+             ORDER BY stream_version",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read a stream"))?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    pub(crate) async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload, metadata, recorded_at \
+             FROM events \
+             WHERE position > $1 \
+               AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16) \
+             ORDER BY position LIMIT $2",
+        )
+        .bind(i64::try_from(after.get()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the global log"))?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    fn decode(&self, row: &PgRow) -> Result<RecordedEvent, StoreError> {
+        let err = |e| StoreError::from_sqlx(&self.describe, "decode a stored event row", e);
+        let position: i64 = row.try_get("position").map_err(err)?;
+        let event_id: Uuid = row.try_get("event_id").map_err(err)?;
+        let version: i64 = row.try_get("stream_version").map_err(err)?;
+        let Json(payload): Json<serde_json::Value> = row.try_get("payload").map_err(err)?;
+        let Json(metadata): Json<serde_json::Value> = row.try_get("metadata").map_err(err)?;
+        Ok(RecordedEvent {
+            position: Position::new(u64::try_from(position).unwrap_or_default()),
+            event_id: EventId::from_uuid(event_id),
+            stream_type: row.try_get("stream_type").map_err(err)?,
+            stream_id: row.try_get("stream_id").map_err(err)?,
+            stream_version: u64::try_from(version).unwrap_or_default(),
+            event_type: row.try_get("event_type").map_err(err)?,
+            event_version: row.try_get("event_version").map_err(err)?,
+            payload,
+            metadata: metadata_from_json(metadata),
+            recorded_at: row.try_get("recorded_at").map_err(err)?,
+        })
+    }
+}

@@ -1,0 +1,255 @@
+//! The SQLite backend: the embedded default, one file, no server.
+//!
+//! SQLite admits one writer at a time and hands out rowids inside the write transaction,
+//! so position order is commit order and `position > last` never skips. Appends take the
+//! write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+//! writes later can fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout retries.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use whistle_events::EventId;
+
+use crate::{
+    NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
+    stream_name,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+    describe: String,
+}
+
+impl SqliteBackend {
+    pub(crate) async fn open(path: PathBuf, config: &StoreConfig) -> Result<Self, StoreError> {
+        let describe = format!("SQLite file {}", path.display());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create the directory {} for the SQLite event store: {e}; choose another path with --sqlite or DATABASE_URL=sqlite://FILE",
+                    dir.display()
+                ))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged command survives power loss, as on PostgreSQL.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(config.acquire_timeout)
+            .foreign_keys(true)
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.clamp(1, 8))
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::from_sqlx(&describe, "open", e))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migration {
+                store: describe.clone(),
+                source,
+            })?;
+        Ok(Self { pool, describe })
+    }
+
+    pub(crate) fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn err(&self, operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |e| StoreError::from_sqlx(&self.describe, operation, e)
+    }
+
+    pub(crate) async fn append(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+        expected: u64,
+        events: &[NewEvent],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let expected_i64 = i64::try_from(expected).map_err(|_| StoreError::InvalidAppend {
+            stream: stream_name(stream_type, stream_id),
+            reason: format!("expected version {expected} is out of range"),
+        })?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.err("start an append"))?;
+        let actual: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_type = ?1 AND stream_id = ?2",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err("read a stream's version"))?;
+        if actual != expected_i64 {
+            // Dropping the transaction rolls it back.
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream_name(stream_type, stream_id),
+                expected,
+                actual: u64::try_from(actual).unwrap_or_default(),
+            });
+        }
+        let stamp = format_instant(recorded_at);
+        let rows = sqlx::query(
+            "INSERT INTO events (event_id, stream_type, stream_id, stream_version, event_type, \
+                                 event_version, payload, metadata, recorded_at) \
+             SELECT json_extract(value, '$.event_id'), ?1, ?2, ?3 + key + 1, \
+                    json_extract(value, '$.event_type'), json_extract(value, '$.event_version'), \
+                    json(json_extract(value, '$.payload')), json(json_extract(value, '$.metadata')), ?5 \
+             FROM json_each(?4) ORDER BY key \
+             RETURNING position, stream_version",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .bind(expected_i64)
+        .bind(batch_json(events).to_string())
+        .bind(&stamp)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.err("append events"))?;
+        tx.commit().await.map_err(self.err("commit an append"))?;
+        let mut numbered = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let position: i64 = row
+                .try_get("position")
+                .map_err(self.err("read append result"))?;
+            let version: i64 = row
+                .try_get("stream_version")
+                .map_err(self.err("read append result"))?;
+            numbered.push((version, position));
+        }
+        numbered.sort_unstable();
+        Ok(numbered
+            .into_iter()
+            .zip(events)
+            .map(|((version, position), event)| RecordedEvent {
+                position: Position::new(u64::try_from(position).unwrap_or_default()),
+                event_id: event.event_id,
+                stream_type: stream_type.to_owned(),
+                stream_id: stream_id.to_owned(),
+                stream_version: u64::try_from(version).unwrap_or_default(),
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                payload: event.payload.clone(),
+                metadata: event.metadata.clone(),
+                recorded_at,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn stream_version(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+    ) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_type = ?1 AND stream_id = ?2",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.err("read a stream's version"))?;
+        Ok(u64::try_from(version).unwrap_or_default())
+    }
+
+    pub(crate) async fn read_stream(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload, metadata, recorded_at \
+             FROM events WHERE stream_type = ?1 AND stream_id = ?2 AND stream_version > ?3 \
+             ORDER BY stream_version",
+        )
+        .bind(stream_type)
+        .bind(stream_id)
+        .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read a stream"))?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    pub(crate) async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload, metadata, recorded_at \
+             FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+        )
+        .bind(i64::try_from(after.get()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the global log"))?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    fn decode(&self, row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+        let err = |e| StoreError::from_sqlx(&self.describe, "decode a stored event row", e);
+        let position: i64 = row.try_get("position").map_err(err)?;
+        let stream_type: String = row.try_get("stream_type").map_err(err)?;
+        let stream_id: String = row.try_get("stream_id").map_err(err)?;
+        let event_type: String = row.try_get("event_type").map_err(err)?;
+        let event_version: String = row.try_get("event_version").map_err(err)?;
+        let corrupt = |what: &str, detail: String| StoreError::MalformedEvent {
+            stream: stream_name(&stream_type, &stream_id),
+            position: u64::try_from(position).unwrap_or_default(),
+            event_type: event_type.clone(),
+            event_version: event_version.clone(),
+            reason: format!("stored {what} is corrupt: {detail}"),
+        };
+        let event_id: String = row.try_get("event_id").map_err(err)?;
+        let event_id = EventId::parse(&event_id).map_err(|e| corrupt("event id", e.to_string()))?;
+        let payload: String = row.try_get("payload").map_err(err)?;
+        let payload =
+            serde_json::from_str(&payload).map_err(|e| corrupt("payload", e.to_string()))?;
+        let metadata: String = row.try_get("metadata").map_err(err)?;
+        let metadata =
+            serde_json::from_str(&metadata).map_err(|e| corrupt("metadata", e.to_string()))?;
+        let recorded_at: String = row.try_get("recorded_at").map_err(err)?;
+        let recorded_at = DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(|e| corrupt("recorded_at", e.to_string()))?
+            .with_timezone(&Utc);
+        let version: i64 = row.try_get("stream_version").map_err(err)?;
+        Ok(RecordedEvent {
+            position: Position::new(u64::try_from(position).unwrap_or_default()),
+            event_id,
+            stream_version: u64::try_from(version).unwrap_or_default(),
+            payload,
+            metadata: metadata_from_json(metadata),
+            recorded_at,
+            stream_type,
+            stream_id,
+            event_type,
+            event_version,
+        })
+    }
+}
+
+fn format_instant(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}

@@ -1,0 +1,511 @@
+//! One conformance suite, run against both backends: every case below runs once on a fresh
+//! SQLite file and once on a fresh PostgreSQL database of the local server.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use whistle_clock::ManualClock;
+use whistle_events::{ActorId, CorrelationId, EventId, EventMetadata};
+use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
+use whistle_store::{
+    CodecError, EventCodec, EventStore, NewEvent, Position, StoreConfig, StoreError,
+};
+
+type Result<T = ()> = anyhow::Result<T>;
+
+fn clock() -> ManualClock {
+    ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 7, 20, 9, 30, 0)
+            .single()
+            .expect("valid"),
+    )
+}
+
+async fn open_sqlite(clock: ManualClock) -> Result<EventStore> {
+    let config = StoreConfig {
+        sqlite_path: fresh_sqlite_path(),
+        ..StoreConfig::default()
+    };
+    Ok(EventStore::open(&config, Arc::new(clock)).await?)
+}
+
+async fn open_postgres(clock: ManualClock) -> Result<EventStore> {
+    let config = StoreConfig {
+        database_url: Some(fresh_postgres_url().await?),
+        ..StoreConfig::default()
+    };
+    Ok(EventStore::open(&config, Arc::new(clock)).await?)
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: EventId::new(),
+        event_type: "Counted".into(),
+        event_version: "1.0.0".into(),
+        payload: json!({"Counted": {"n": n, "note": "红旗里 5号楼"}}),
+        metadata: HashMap::new(),
+    }
+}
+
+fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
+    range.map(event).collect()
+}
+
+async fn append_then_read_a_stream(store: EventStore, clock: ManualClock) -> Result {
+    let meta = EventMetadata {
+        actor: Some(ActorId::parse("hongqili-li")?),
+        correlation_id: Some(CorrelationId::new()),
+        causation_id: Some(EventId::new()),
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        tracestate: None,
+    };
+    let mut batch = events(0..3);
+    for e in &mut batch {
+        e.metadata = meta.to_map();
+    }
+    let ids: Vec<EventId> = batch.iter().map(|e| e.event_id).collect();
+    let written = store.append("Counter", "a", 0, batch).await?;
+    assert_eq!(
+        written.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    clock.advance(chrono::Duration::minutes(5));
+    store.append("Counter", "a", 3, events(3..4)).await?;
+
+    let read = store.read_stream("Counter", "a", 0).await?;
+    assert_eq!(read.len(), 4);
+    assert_eq!(
+        &read[..3],
+        &written[..],
+        "append returns exactly what is stored"
+    );
+    assert_eq!(
+        read.iter().map(|e| e.event_id).take(3).collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(read[0].metadata(), meta);
+    assert_eq!(read[0].stream(), "Counter-a");
+    assert_eq!(
+        read[0].payload,
+        json!({"Counted": {"n": 0, "note": "红旗里 5号楼"}})
+    );
+    assert_eq!(
+        read[0].recorded_at,
+        Utc.with_ymd_and_hms(2026, 7, 20, 9, 30, 0)
+            .single()
+            .expect("valid")
+    );
+    assert_eq!(
+        read[3].recorded_at - read[0].recorded_at,
+        chrono::Duration::minutes(5)
+    );
+    assert!(read.windows(2).all(|w| w[0].position < w[1].position));
+
+    let tail = store.read_stream("Counter", "a", 2).await?;
+    assert_eq!(
+        tail.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    assert!(store.read_stream("Counter", "missing", 0).await?.is_empty());
+    assert_eq!(store.stream_version("Counter", "a").await?, 4);
+    assert_eq!(store.stream_version("Counter", "missing").await?, 0);
+    // Same id under another stream type is another stream.
+    assert!(store.read_stream("Other", "a", 0).await?.is_empty());
+    Ok(())
+}
+
+async fn stale_and_gapped_expected_versions_are_refused(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    store.append("Counter", "a", 0, events(0..2)).await?;
+    for expected in [0, 1, 5] {
+        match store.append("Counter", "a", expected, events(9..10)).await {
+            Err(StoreError::WrongExpectedVersion {
+                stream,
+                expected: e,
+                actual,
+            }) => {
+                assert_eq!((stream.as_str(), e, actual), ("Counter-a", expected, 2));
+            }
+            other => panic!("expected version {expected}: wanted a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store.stream_version("Counter", "a").await?,
+        2,
+        "nothing was written"
+    );
+    let err = store
+        .append("Counter", "a", 0, events(0..1))
+        .await
+        .expect_err("conflict");
+    assert!(
+        err.to_string().contains("reload the stream and retry"),
+        "{err}"
+    );
+    Ok(())
+}
+
+async fn racing_writers_of_one_version_have_one_winner(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    store.append("Counter", "race", 0, events(0..1)).await?;
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.append("Counter", "race", 1, events(n..n + 2)).await
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await? {
+            Ok(_) => winners += 1,
+            Err(StoreError::WrongExpectedVersion { .. }) => {}
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(store.stream_version("Counter", "race").await?, 3);
+    Ok(())
+}
+
+async fn a_failing_append_writes_nothing(store: EventStore, _clock: ManualClock) -> Result {
+    // The second event reuses the first one's id: the database refuses it mid-batch.
+    let mut batch = events(0..3);
+    batch[1].event_id = batch[0].event_id;
+    let err = store
+        .append("Counter", "atomic", 0, batch)
+        .await
+        .expect_err("duplicate id");
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+    assert_eq!(store.stream_version("Counter", "atomic").await?, 0);
+    assert!(store.read_all(Position::START, 100).await?.is_empty());
+    Ok(())
+}
+
+async fn the_global_log_orders_every_stream(store: EventStore, _clock: ManualClock) -> Result {
+    store.append("Counter", "a", 0, events(0..2)).await?;
+    store.append("Counter", "b", 0, events(0..3)).await?;
+    store.append("Counter", "a", 2, events(2..3)).await?;
+    let all = store.read_all(Position::START, 100).await?;
+    let order: Vec<(String, u64)> = all
+        .iter()
+        .map(|e| (e.stream_id.clone(), e.stream_version))
+        .collect();
+    let expected = [("a", 1), ("a", 2), ("b", 1), ("b", 2), ("b", 3), ("a", 3)];
+    assert_eq!(order, expected.map(|(s, v)| (s.to_owned(), v)).to_vec());
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+    let rest = store.read_all(all[2].position, 100).await?;
+    assert_eq!(rest, all[3..].to_vec());
+    let page = store.read_all(Position::START, 2).await?;
+    assert_eq!(page, all[..2].to_vec());
+    assert!(store.read_all(all[5].position, 100).await?.is_empty());
+    Ok(())
+}
+
+async fn a_subscription_catches_up_then_follows_live(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    store.append("Counter", "a", 0, events(0..3)).await?;
+    let all = store.read_all(Position::START, 10).await?;
+    let mut from_start = store.subscribe(Position::START).with_batch_size(2);
+    let mut from_middle = store.subscribe(all[1].position);
+    for expected in &all {
+        assert_eq!(&from_start.next().await?, expected);
+    }
+    assert_eq!(from_start.position(), all[2].position);
+    assert_eq!(from_middle.next().await?, all[2]);
+    // At the head, nothing arrives…
+    assert!(
+        from_start
+            .next_within(Duration::from_millis(150))
+            .await
+            .is_none()
+    );
+    // …until another writer appends.
+    let writer = store.clone();
+    let live = tokio::spawn(async move { writer.append("Counter", "b", 0, events(7..8)).await });
+    let next = from_start
+        .next_within(Duration::from_secs(10))
+        .await
+        .expect("live event arrives")?;
+    assert_eq!((next.stream_id.as_str(), next.stream_version), ("b", 1));
+    live.await??;
+    Ok(())
+}
+
+/// A codec that knows `Counted` 1.0.0 and upcasts 0.9.0 (which had `count` for `n`).
+#[derive(Debug)]
+struct CounterCodec;
+
+impl EventCodec for CounterCodec {
+    fn upgrade(
+        &self,
+        event_type: &str,
+        event_version: &str,
+        payload: &Value,
+    ) -> std::result::Result<Option<(String, Value)>, CodecError> {
+        let check = |p: &Value| match p.pointer("/Counted/n") {
+            Some(n) if n.is_u64() => Ok(()),
+            _ => Err(CodecError::Malformed(
+                "`Counted.n` must be a whole number".into(),
+            )),
+        };
+        match (event_type, event_version) {
+            ("Counted", "1.0.0") => check(payload).map(|()| None),
+            ("Counted", "0.9.0") => {
+                let count = payload
+                    .pointer("/Counted/count")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let upcast = json!({"Counted": {"n": count}});
+                check(&upcast)?;
+                Ok(Some(("1.0.0".into(), upcast)))
+            }
+            _ => Err(CodecError::Unknown),
+        }
+    }
+}
+
+async fn unknown_and_malformed_events_are_named_errors(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    let store = store.with_codec("Counter", Arc::new(CounterCodec));
+    let mut old = event(0);
+    old.event_version = "0.9.0".into();
+    old.payload = json!({"Counted": {"count": 41}});
+    store.append("Counter", "a", 0, vec![old]).await?;
+    let read = store.read_stream("Counter", "a", 0).await?;
+    assert_eq!(
+        (read[0].event_version.as_str(), &read[0].payload),
+        ("1.0.0", &json!({"Counted": {"n": 41}}))
+    );
+
+    let mut future = event(1);
+    future.event_type = "Teleported".into();
+    future.event_version = "3.1.0".into();
+    let written = store.append("Counter", "b", 0, vec![future]).await?;
+    let position = written[0].position.get();
+    match store.read_stream("Counter", "b", 0).await {
+        Err(StoreError::UnknownEvent {
+            stream,
+            position: p,
+            event_type,
+            event_version,
+        }) => {
+            assert_eq!(
+                (
+                    stream.as_str(),
+                    p,
+                    event_type.as_str(),
+                    event_version.as_str()
+                ),
+                ("Counter-b", position, "Teleported", "3.1.0")
+            );
+        }
+        other => panic!("wanted UnknownEvent, got {other:?}"),
+    }
+    // Reading the log hands out the good event before it, then stops at it with the error.
+    assert_eq!(
+        store.read_all(Position::START, 10).await?,
+        read[..1].to_vec()
+    );
+    let err = store
+        .read_all(read[0].position, 10)
+        .await
+        .expect_err("the global log names it too");
+    let text = err.to_string();
+    assert!(
+        text.contains("Counter-b")
+            && text.contains(&position.to_string())
+            && text.contains("upcaster is missing"),
+        "{text}"
+    );
+
+    let mut bad = event(2);
+    bad.payload = json!({"Counted": {"n": "many"}});
+    let written = store.append("Counter", "c", 0, vec![bad]).await?;
+    match store.read_stream("Counter", "c", 0).await {
+        Err(StoreError::MalformedEvent {
+            stream,
+            position,
+            reason,
+            ..
+        }) => {
+            assert_eq!(
+                (stream.as_str(), position),
+                ("Counter-c", written[0].position.get())
+            );
+            assert!(reason.contains("whole number"), "{reason}");
+        }
+        other => panic!("wanted MalformedEvent, got {other:?}"),
+    }
+    // A subscription stops at the bad event and stays there: it is not skipped.
+    let mut sub = store.subscribe(Position::START);
+    assert_eq!(sub.next().await?.stream_id, "a");
+    assert!(matches!(
+        sub.next().await,
+        Err(StoreError::UnknownEvent { .. })
+    ));
+    assert!(matches!(
+        sub.next().await,
+        Err(StoreError::UnknownEvent { .. })
+    ));
+    assert_eq!(sub.position(), read[0].position);
+    Ok(())
+}
+
+async fn many_writers_one_subscriber(store: EventStore, writers: u64, per_writer: u64) -> Result {
+    many_writers_one_subscriber_on(store, writers, per_writer).await
+}
+
+/// `writers` tasks append `per_writer` events each, in batches of 1–4, to streams shared
+/// between them (so they also conflict and retry), while one subscriber reads from the
+/// start. The subscriber must see every event exactly once, in an order consistent with
+/// every stream, and nothing else.
+async fn many_writers_one_subscriber_on(
+    store: EventStore,
+    writers: u64,
+    per_writer: u64,
+) -> Result {
+    let total = writers * per_writer;
+    let subscriber = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut sub = store.subscribe(Position::START);
+            let mut seen = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+            while (seen.len() as u64) < total {
+                match sub.next_within(Duration::from_secs(60)).await {
+                    Some(event) => seen.push(event?),
+                    None => anyhow::bail!("no event for 60 s after {} of {total}", seen.len()),
+                }
+            }
+            // Nothing more may arrive.
+            if let Some(extra) = sub.next_within(Duration::from_millis(300)).await {
+                anyhow::bail!("an event beyond the {total} written: {extra:?}");
+            }
+            Ok(seen)
+        })
+    };
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut written = 0;
+            let mut step = w;
+            while written < per_writer {
+                step = step
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let stream = format!("s{}", (step >> 33) % 40);
+                let size = ((step >> 20) % 4 + 1).min(per_writer - written);
+                loop {
+                    let version = store.stream_version("Counter", &stream).await?;
+                    let batch = (0..size)
+                        .map(|i| event(w * 1_000_000 + written + i))
+                        .collect();
+                    match store.append("Counter", &stream, version, batch).await {
+                        Ok(_) => break,
+                        Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                        Err(e) => return Err(anyhow::Error::from(e)),
+                    }
+                }
+                written += size;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let seen = subscriber.await??;
+    assert_eq!(seen.len() as u64, total);
+    let ids: HashSet<EventId> = seen.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len() as u64, total, "an event was delivered twice");
+    assert!(
+        seen.windows(2).all(|w| w[0].position < w[1].position),
+        "positions go backwards"
+    );
+    let mut next_version: HashMap<&str, u64> = HashMap::new();
+    for e in &seen {
+        let want = next_version.entry(&e.stream_id).or_insert(1);
+        assert_eq!(
+            e.stream_version, *want,
+            "stream {} out of order at position {}",
+            e.stream_id, e.position
+        );
+        *want += 1;
+    }
+    let logged: HashSet<EventId> = store
+        .read_all(Position::START, 10_000)
+        .await?
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert!(logged.iter().all(|id| ids.contains(id)));
+    Ok(())
+}
+
+async fn concurrent_writers_small(store: EventStore, _clock: ManualClock) -> Result {
+    many_writers_one_subscriber(store, 8, 250).await
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() -> Result {
+                    let clock = clock();
+                    let store = $open(clock.clone()).await?;
+                    super::$case(store, clock).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(sqlite, open_sqlite:
+    append_then_read_a_stream,
+    stale_and_gapped_expected_versions_are_refused,
+    racing_writers_of_one_version_have_one_winner,
+    a_failing_append_writes_nothing,
+    the_global_log_orders_every_stream,
+    a_subscription_catches_up_then_follows_live,
+    unknown_and_malformed_events_are_named_errors,
+    concurrent_writers_small,
+);
+
+conformance!(postgres, open_postgres:
+    append_then_read_a_stream,
+    stale_and_gapped_expected_versions_are_refused,
+    racing_writers_of_one_version_have_one_winner,
+    a_failing_append_writes_nothing,
+    the_global_log_orders_every_stream,
+    a_subscription_catches_up_then_follows_live,
+    unknown_and_malformed_events_are_named_errors,
+    concurrent_writers_small,
+);
+
+/// The proof the issue asks for: 8 concurrent writers, 20,000 events, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_8_writers_20000_events_seen_exactly_once_in_order() -> Result {
+    let store = open_postgres(clock()).await?;
+    many_writers_one_subscriber_on(store, 8, 2_500).await
+}
+
+/// The same on the embedded default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_8_writers_20000_events_seen_exactly_once_in_order() -> Result {
+    let store = open_sqlite(clock()).await?;
+    many_writers_one_subscriber_on(store, 8, 2_500).await
+}
