@@ -1,1 +1,19 @@
-fn main() {}
+//! `whistle`: parse the command line, start telemetry, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = whistle::Cli::parse();
+    whistle::telemetry::init(&cli.log);
+    match whistle::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole cause chain on one line: what failed and why.
+            eprintln!("whistle: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

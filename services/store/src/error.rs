@@ -5,14 +5,13 @@
 pub enum StoreError {
     /// The database cannot be reached. Nothing was written.
     #[error(
-        "the event store ({store}) is unreachable: {source}. Nothing was written; check that the database is running and that DATABASE_URL points at it, then retry"
+        "the event store ({store}) is unreachable ({cause}). Nothing was written; check that the database is running and that DATABASE_URL points at it, then retry"
     )]
     Unavailable {
         /// The store, described without secrets.
         store: String,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error (in the message, not a `source`, so it is printed once).
+        cause: sqlx::Error,
     },
     /// Another writer appended to the stream first (optimistic concurrency).
     #[error(
@@ -65,24 +64,22 @@ pub enum StoreError {
         reason: String,
     },
     /// Schema migrations failed.
-    #[error("migrating the event store ({store}) failed: {source}")]
+    #[error("migrating the event store ({store}) failed: {cause}")]
     Migration {
         /// The store, described without secrets.
         store: String,
         /// The migrator's error.
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
     /// The database answered with an error while doing `operation`.
-    #[error("the event store ({store}) failed to {operation}: {source}")]
+    #[error("the event store ({store}) failed to {operation}: {cause}")]
     Database {
         /// The store, described without secrets.
         store: String,
         /// What the store was doing.
         operation: &'static str,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// The configuration cannot work.
     #[error("event store configuration: {0}")]
@@ -92,8 +89,8 @@ pub enum StoreError {
 impl StoreError {
     /// Sorts a driver error into "unreachable" (retry later, nothing written) or a plain
     /// database error.
-    pub(crate) fn from_sqlx(store: &str, operation: &'static str, source: sqlx::Error) -> Self {
-        let unreachable = match &source {
+    pub(crate) fn from_sqlx(store: &str, operation: &'static str, cause: sqlx::Error) -> Self {
+        let unreachable = match &cause {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -109,13 +106,13 @@ impl StoreError {
         if unreachable {
             Self::Unavailable {
                 store: store.to_owned(),
-                source,
+                cause,
             }
         } else {
             Self::Database {
                 store: store.to_owned(),
                 operation,
-                source,
+                cause,
             }
         }
     }

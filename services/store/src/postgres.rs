@@ -49,9 +49,9 @@ impl PgBackend {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migration {
+            .map_err(|cause| StoreError::Migration {
                 store: describe.clone(),
-                source,
+                cause,
             })?;
         Ok(Self { pool, describe })
     }

@@ -57,9 +57,9 @@ impl SqliteBackend {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migration {
+            .map_err(|cause| StoreError::Migration {
                 store: describe.clone(),
-                source,
+                cause,
             })?;
         Ok(Self { pool, describe })
     }

@@ -1,0 +1,147 @@
+//! The `whistle` command line: one binary for every role.
+//!
+//! Subcommands today: `demo` (drive demo tickets from the seeds through their whole life
+//! and print their timelines), `timeline` (one ticket's events), `log` (the global log,
+//! optionally following it live) and `migrate` (create or upgrade the event store).
+//! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
+
+pub mod demo;
+pub mod telemetry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use whistle_clock::{Clock, SystemClock};
+use whistle_events::TicketId;
+use whistle_store::{EventStore, Position, StoreConfig};
+use whistle_ticket::Tickets;
+
+/// whistle: 街道吹哨、部门报到 — an event-sourced ticket dispatch service.
+#[derive(Debug, Parser)]
+#[command(name = "whistle", version, about)]
+pub struct Cli {
+    /// Where the event store is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: telemetry::LogOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Event store options, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// PostgreSQL (`postgres://user@host/db`) or SQLite (`sqlite://FILE`) URL. Unset: the
+    /// SQLite file given by --sqlite.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The embedded default's SQLite file.
+    #[arg(
+        long,
+        env = "WHISTLE_SQLITE",
+        default_value = ".whistle/whistle.db",
+        global = true
+    )]
+    pub sqlite: PathBuf,
+}
+
+impl StoreArgs {
+    /// The store configuration these options describe.
+    pub fn config(&self) -> StoreConfig {
+        StoreConfig {
+            database_url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
+            sqlite_path: self.sqlite.clone(),
+            ..StoreConfig::default()
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive demo tickets from the seeds' streets through their whole life and print each
+    /// ticket's timeline.
+    Demo,
+    /// Print one ticket's timeline.
+    Timeline {
+        /// The ticket id (a UUID, as printed by `demo`).
+        ticket: String,
+    },
+    /// Print the global log from a position on.
+    Log {
+        /// Start after this position (0: from the beginning).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Keep waiting for new events (catch-up subscription) until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Create or upgrade the event store's tables, then exit.
+    Migrate,
+}
+
+async fn open(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Result<EventStore> {
+    let config = args.config();
+    EventStore::open(&config, clock)
+        .await
+        .context("opening the event store")
+}
+
+/// Runs one subcommand to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo => demo::run(&cli.store).await,
+        Command::Timeline { ticket } => {
+            let ticket = TicketId::parse(ticket.trim()).context("reading the ticket id")?;
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let timeline = tickets.timeline(ticket).await?;
+            if timeline.is_empty() {
+                anyhow::bail!(
+                    "no ticket {ticket} in {}; check the id and the store (DATABASE_URL, --sqlite)",
+                    tickets.store().describe()
+                );
+            }
+            demo::print_timeline(&mut std::io::stdout().lock(), ticket, &timeline)?;
+            Ok(())
+        }
+        Command::Log { after, follow } => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let mut subscription = tickets.store().subscribe(Position::new(after));
+            loop {
+                let next = if follow {
+                    tokio::select! {
+                        event = subscription.next() => Some(event),
+                        _ = tokio::signal::ctrl_c() => None,
+                    }
+                } else {
+                    subscription
+                        .next_within(std::time::Duration::from_millis(200))
+                        .await
+                };
+                let Some(event) = next else { return Ok(()) };
+                let event = event?;
+                println!(
+                    "{:>20}  {}  {}#{}  {} v{}",
+                    event.position,
+                    event.recorded_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    event.stream(),
+                    event.stream_version,
+                    event.event_type,
+                    event.event_version
+                );
+            }
+        }
+        Command::Migrate => {
+            let store = open(&cli.store, Arc::new(SystemClock)).await?;
+            println!("event store ready: {}", store.describe());
+            Ok(())
+        }
+    }
+}
