@@ -1,1 +1,32 @@
-fn main() {}
+//! whistle's benchmarks. Each one measures whistle and a baseline side by side in the same
+//! run, on the same database, and prints both and their ratio; its last line is a JSON
+//! object with `name`, `ours`, `baseline`, `ratio`.
+//!
+//! `cargo run --release -p load-tests -- store --backend postgres [--quick]`
+//! `cargo run --release -p load-tests -- store --backend sqlite [--quick]`
+
+mod store;
+
+use clap::{Parser, Subcommand};
+
+/// whistle benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "load-tests", about)]
+struct Cli {
+    #[command(subcommand)]
+    benchmark: Benchmark,
+}
+
+#[derive(Debug, Subcommand)]
+enum Benchmark {
+    /// Ticket commands per second through the aggregate and the event store, against
+    /// plain single-row inserts on the same database.
+    Store(store::StoreArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().benchmark {
+        Benchmark::Store(args) => store::run(args).await,
+    }
+}

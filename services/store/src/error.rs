@@ -1,7 +1,8 @@
 //! Errors of the event store. Every message says what went wrong and what to do about it.
 
-/// What can go wrong in the event store.
-#[derive(Debug, thiserror::Error)]
+/// What can go wrong in the event store. Clone, because one failed batch answers every
+/// append that was waiting in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached. Nothing was written.
     #[error(
@@ -10,8 +11,8 @@ pub enum StoreError {
     Unavailable {
         /// The store, described without secrets.
         store: String,
-        /// The driver's error (in the message, not a `source`, so it is printed once).
-        cause: sqlx::Error,
+        /// The driver's error, rendered (in the message, not a `source`, so it is printed once).
+        cause: String,
     },
     /// Another writer appended to the stream first (optimistic concurrency).
     #[error(
@@ -68,8 +69,8 @@ pub enum StoreError {
     Migration {
         /// The store, described without secrets.
         store: String,
-        /// The migrator's error.
-        cause: sqlx::migrate::MigrateError,
+        /// The migrator's error, rendered.
+        cause: String,
     },
     /// The database answered with an error while doing `operation`.
     #[error("the event store ({store}) failed to {operation}: {cause}")]
@@ -78,12 +79,23 @@ pub enum StoreError {
         store: String,
         /// What the store was doing.
         operation: &'static str,
-        /// The driver's error.
-        cause: sqlx::Error,
+        /// The driver's error, rendered.
+        cause: String,
     },
     /// The configuration cannot work.
     #[error("event store configuration: {0}")]
     Config(String),
+    /// The store's writer stopped (the process is shutting down) before it confirmed an
+    /// append.
+    #[error(
+        "the event store ({store}) stopped before confirming the append to {stream}; read the stream to see whether it was recorded before retrying"
+    )]
+    Stopped {
+        /// The store, described without secrets.
+        store: String,
+        /// The stream, as `Type-id`.
+        stream: String,
+    },
 }
 
 impl StoreError {
@@ -106,13 +118,13 @@ impl StoreError {
         if unreachable {
             Self::Unavailable {
                 store: store.to_owned(),
-                cause,
+                cause: cause.to_string(),
             }
         } else {
             Self::Database {
                 store: store.to_owned(),
                 operation,
-                cause,
+                cause: cause.to_string(),
             }
         }
     }

@@ -15,6 +15,8 @@
 //! Tables: `events` (migrations under `schemas/migrations/`). Backends: PostgreSQL when the
 //! database URL says `postgres://`, else a SQLite file (the embedded default).
 
+mod appender;
+mod cache;
 mod codec;
 mod error;
 mod postgres;
@@ -36,6 +38,7 @@ use tokio::sync::watch;
 use whistle_clock::Clock;
 use whistle_events::{EventId, EventMetadata};
 
+pub use cache::CachedEventStore;
 pub use codec::{CodecError, EventCodec};
 pub use error::StoreError;
 pub use subscription::Subscription;
@@ -140,6 +143,9 @@ pub struct StoreConfig {
     /// How often a subscription at the head of the log looks for events written by other
     /// processes (events written through this handle wake it at once).
     pub poll_interval: Duration,
+    /// Writer tasks that commit batches of concurrent appends (PostgreSQL; SQLite always
+    /// has one writer).
+    pub append_writers: usize,
 }
 
 impl Default for StoreConfig {
@@ -150,6 +156,7 @@ impl Default for StoreConfig {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             poll_interval: Duration::from_millis(50),
+            append_writers: 4,
         }
     }
 }
@@ -163,6 +170,7 @@ enum Backend {
 #[derive(Debug, Clone)]
 struct Inner {
     backend: Backend,
+    appender: appender::Appender,
     clock: Arc<dyn Clock>,
     codecs: Vec<(String, Arc<dyn EventCodec>)>,
     // Bumped after every successful append through this handle, so local subscribers
@@ -205,10 +213,16 @@ impl EventStore {
                 sqlite::SqliteBackend::open(config.sqlite_path.clone(), config).await?,
             ),
         };
+        let appender = match &backend {
+            Backend::Postgres(pg) => appender::Appender::start(pg.clone(), config.append_writers),
+            // SQLite lets one writer in at a time: more writer tasks would only wait.
+            Backend::Sqlite(lite) => appender::Appender::start(lite.clone(), 1),
+        };
         let (appended, _) = watch::channel(0);
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                appender,
                 clock,
                 codecs: Vec::new(),
                 appended: Arc::new(appended),
@@ -267,28 +281,17 @@ impl EventStore {
         // Both backends keep microseconds; truncating here makes what `append` returns equal to
         // what a later read returns.
         let recorded_at = self.inner.clock.now().trunc_subsecs(6);
-        let recorded = match &self.inner.backend {
-            Backend::Postgres(pg) => {
-                pg.append(
-                    stream_type,
-                    stream_id,
-                    expected_version,
-                    &events,
-                    recorded_at,
-                )
-                .await?
-            }
-            Backend::Sqlite(lite) => {
-                lite.append(
-                    stream_type,
-                    stream_id,
-                    expected_version,
-                    &events,
-                    recorded_at,
-                )
-                .await?
-            }
-        };
+        let recorded = self
+            .inner
+            .appender
+            .append(appender::AppendRequest {
+                stream_type: stream_type.to_owned(),
+                stream_id: stream_id.to_owned(),
+                expected: expected_version,
+                events,
+                recorded_at,
+            })
+            .await?;
         self.inner.appended.send_modify(|n| *n = n.wrapping_add(1));
         Ok(recorded)
     }

@@ -18,6 +18,7 @@ use sqlx::{ConnectOptions, Row};
 use uuid::Uuid;
 use whistle_events::EventId;
 
+use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
     redact, stream_name,
@@ -51,7 +52,7 @@ impl PgBackend {
             .await
             .map_err(|cause| StoreError::Migration {
                 store: describe.clone(),
-                cause,
+                cause: cause.to_string(),
             })?;
         Ok(Self { pool, describe })
     }
@@ -62,6 +63,19 @@ impl PgBackend {
 
     fn err(&self, operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
         move |e| StoreError::from_sqlx(&self.describe, operation, e)
+    }
+
+    /// Appends one request on its own: the path for a batch the database refused as a
+    /// whole, so each append gets its own precise answer.
+    async fn append_one(&self, request: &AppendRequest) -> AppendResult {
+        self.append(
+            &request.stream_type,
+            &request.stream_id,
+            request.expected,
+            &request.events,
+            request.recorded_at,
+        )
+        .await
     }
 
     pub(crate) async fn append(
@@ -225,5 +239,122 @@ impl PgBackend {
             metadata: metadata_from_json(metadata),
             recorded_at: row.try_get("recorded_at").map_err(err)?,
         })
+    }
+}
+
+impl BatchWriter for PgBackend {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// One statement for the whole batch. Each row carries its append's expected version,
+    /// checked against the same snapshot for every row of that append, so an append is
+    /// written whole or not at all; a concurrent writer of the same version makes the
+    /// statement fail, and then each append is retried on its own.
+    async fn write_batch(&self, batch: &[AppendRequest]) -> Vec<AppendResult> {
+        if batch.len() == 1 {
+            return vec![self.append_one(&batch[0]).await];
+        }
+        let mut rows = Vec::new();
+        for request in batch {
+            for (offset, event) in request.events.iter().enumerate() {
+                rows.push(serde_json::json!({
+                    "event_id": event.event_id.to_string(),
+                    "stream_type": request.stream_type,
+                    "stream_id": request.stream_id,
+                    "stream_version": request.expected + offset as u64 + 1,
+                    "expected": request.expected,
+                    "event_type": event.event_type,
+                    "event_version": event.event_version,
+                    "payload": event.payload,
+                    "metadata": event.metadata,
+                    "recorded_at": request.recorded_at,
+                }));
+            }
+        }
+        if rows.len() > crate::MAX_EVENTS_PER_APPEND {
+            let mut results = Vec::with_capacity(batch.len());
+            for request in batch {
+                results.push(self.append_one(request).await);
+            }
+            return results;
+        }
+        let outcome = sqlx::query(
+            "INSERT INTO events (position, event_id, stream_type, stream_id, stream_version, \
+                                 event_type, event_version, payload, metadata, recorded_at) \
+             SELECT (pg_current_xact_id()::text::bigint << 16) + e.ord, \
+                    (e.value->>'event_id')::uuid, e.value->>'stream_type', e.value->>'stream_id', \
+                    (e.value->>'stream_version')::bigint, \
+                    e.value->>'event_type', e.value->>'event_version', \
+                    e.value->'payload', e.value->'metadata', (e.value->>'recorded_at')::timestamptz \
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(value, ord) \
+             WHERE (SELECT coalesce(max(x.stream_version), 0) FROM events x \
+                    WHERE x.stream_type = e.value->>'stream_type' \
+                      AND x.stream_id = e.value->>'stream_id') = (e.value->>'expected')::bigint \
+             RETURNING position, event_id",
+        )
+        .bind(Json(serde_json::Value::Array(rows)))
+        .fetch_all(&self.pool)
+        .await;
+        let written = match outcome {
+            Ok(written) => written,
+            Err(cause) => {
+                let error = StoreError::from_sqlx(&self.describe, "append events", cause);
+                if matches!(error, StoreError::Unavailable { .. }) {
+                    return batch.iter().map(|_| Err(error.clone())).collect();
+                }
+                let mut results = Vec::with_capacity(batch.len());
+                for request in batch {
+                    results.push(self.append_one(request).await);
+                }
+                return results;
+            }
+        };
+        let mut positions = std::collections::HashMap::with_capacity(written.len());
+        for row in &written {
+            let (Ok(position), Ok(event_id)) = (
+                row.try_get::<i64, _>("position"),
+                row.try_get::<Uuid, _>("event_id"),
+            ) else {
+                continue;
+            };
+            positions.insert(
+                event_id,
+                Position::new(u64::try_from(position).unwrap_or_default()),
+            );
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            let recorded: Vec<RecordedEvent> = request
+                .events
+                .iter()
+                .enumerate()
+                .filter_map(|(offset, event)| {
+                    positions
+                        .get(&event.event_id.as_uuid())
+                        .map(|position| RecordedEvent {
+                            position: *position,
+                            event_id: event.event_id,
+                            stream_type: request.stream_type.clone(),
+                            stream_id: request.stream_id.clone(),
+                            stream_version: request.expected + offset as u64 + 1,
+                            event_type: event.event_type.clone(),
+                            event_version: event.event_version.clone(),
+                            payload: event.payload.clone(),
+                            metadata: event.metadata.clone(),
+                            recorded_at: request.recorded_at,
+                        })
+                })
+                .collect();
+            results.push(if recorded.len() == request.events.len() {
+                Ok(recorded)
+            } else {
+                // Its version check failed for every row (one snapshot, one answer).
+                Err(self
+                    .conflict(&request.stream_type, &request.stream_id, request.expected)
+                    .await)
+            });
+        }
+        results
     }
 }

@@ -12,12 +12,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Row};
+use sqlx::{Acquire, ConnectOptions, Row};
 use whistle_events::EventId;
 
+use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::{
-    NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
-    stream_name,
+    Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json, stream_name,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/sqlite");
@@ -59,7 +59,7 @@ impl SqliteBackend {
             .await
             .map_err(|cause| StoreError::Migration {
                 store: describe.clone(),
-                cause,
+                cause: cause.to_string(),
             })?;
         Ok(Self { pool, describe })
     }
@@ -72,40 +72,35 @@ impl SqliteBackend {
         move |e| StoreError::from_sqlx(&self.describe, operation, e)
     }
 
-    pub(crate) async fn append(
+    /// One append inside the batch's transaction, behind a savepoint so that a failure
+    /// undoes this append only.
+    async fn append_in(
         &self,
-        stream_type: &str,
-        stream_id: &str,
-        expected: u64,
-        events: &[NewEvent],
-        recorded_at: DateTime<Utc>,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let expected_i64 = i64::try_from(expected).map_err(|_| StoreError::InvalidAppend {
-            stream: stream_name(stream_type, stream_id),
-            reason: format!("expected version {expected} is out of range"),
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        request: &AppendRequest,
+    ) -> AppendResult {
+        let stream = || stream_name(&request.stream_type, &request.stream_id);
+        let expected = i64::try_from(request.expected).map_err(|_| StoreError::InvalidAppend {
+            stream: stream(),
+            reason: format!("expected version {} is out of range", request.expected),
         })?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(self.err("start an append"))?;
+        let mut savepoint = tx.begin().await.map_err(self.err("start an append"))?;
         let actual: i64 = sqlx::query_scalar(
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_type = ?1 AND stream_id = ?2",
         )
-        .bind(stream_type)
-        .bind(stream_id)
-        .fetch_one(&mut *tx)
+        .bind(&request.stream_type)
+        .bind(&request.stream_id)
+        .fetch_one(&mut *savepoint)
         .await
         .map_err(self.err("read a stream's version"))?;
-        if actual != expected_i64 {
-            // Dropping the transaction rolls it back.
+        if actual != expected {
+            // Dropping the savepoint rolls it back.
             return Err(StoreError::WrongExpectedVersion {
-                stream: stream_name(stream_type, stream_id),
-                expected,
+                stream: stream(),
+                expected: request.expected,
                 actual: u64::try_from(actual).unwrap_or_default(),
             });
         }
-        let stamp = format_instant(recorded_at);
         let rows = sqlx::query(
             "INSERT INTO events (event_id, stream_type, stream_id, stream_version, event_type, \
                                  event_version, payload, metadata, recorded_at) \
@@ -115,15 +110,18 @@ impl SqliteBackend {
              FROM json_each(?4) ORDER BY key \
              RETURNING position, stream_version",
         )
-        .bind(stream_type)
-        .bind(stream_id)
-        .bind(expected_i64)
-        .bind(batch_json(events).to_string())
-        .bind(&stamp)
-        .fetch_all(&mut *tx)
+        .bind(&request.stream_type)
+        .bind(&request.stream_id)
+        .bind(expected)
+        .bind(batch_json(&request.events).to_string())
+        .bind(format_instant(request.recorded_at))
+        .fetch_all(&mut *savepoint)
         .await
         .map_err(self.err("append events"))?;
-        tx.commit().await.map_err(self.err("commit an append"))?;
+        savepoint
+            .commit()
+            .await
+            .map_err(self.err("release an append's savepoint"))?;
         let mut numbered = Vec::with_capacity(rows.len());
         for row in &rows {
             let position: i64 = row
@@ -137,18 +135,18 @@ impl SqliteBackend {
         numbered.sort_unstable();
         Ok(numbered
             .into_iter()
-            .zip(events)
+            .zip(&request.events)
             .map(|((version, position), event)| RecordedEvent {
                 position: Position::new(u64::try_from(position).unwrap_or_default()),
                 event_id: event.event_id,
-                stream_type: stream_type.to_owned(),
-                stream_id: stream_id.to_owned(),
+                stream_type: request.stream_type.clone(),
+                stream_id: request.stream_id.clone(),
                 stream_version: u64::try_from(version).unwrap_or_default(),
                 event_type: event.event_type.clone(),
                 event_version: event.event_version.clone(),
                 payload: event.payload.clone(),
                 metadata: event.metadata.clone(),
-                recorded_at,
+                recorded_at: request.recorded_at,
             })
             .collect())
     }
@@ -252,4 +250,32 @@ impl SqliteBackend {
 
 fn format_instant(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl BatchWriter for SqliteBackend {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// One write transaction for the whole batch, a savepoint per append: each append is
+    /// checked and written whole or not at all, and one commit makes them all durable.
+    async fn write_batch(&self, batch: &[AppendRequest]) -> Vec<AppendResult> {
+        let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            Err(cause) => {
+                let error = StoreError::from_sqlx(&self.describe, "start an append", cause);
+                return batch.iter().map(|_| Err(error.clone())).collect();
+            }
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            results.push(self.append_in(&mut tx, request).await);
+        }
+        if let Err(cause) = tx.commit().await {
+            // Nothing of the batch is written: every append hears why.
+            let error = StoreError::from_sqlx(&self.describe, "commit appends", cause);
+            return batch.iter().map(|_| Err(error.clone())).collect();
+        }
+        results
+    }
 }

@@ -147,7 +147,8 @@ pub struct Ticket {
     feedback: Option<FeedbackRecorded>,
     round: u32,
     merged_from: BTreeSet<TicketId>,
-    supervision: BTreeSet<(SupervisionLevel, Option<DepartmentId>)>,
+    /// Supervision opened, per round of handling.
+    supervision: BTreeSet<(u32, SupervisionLevel, Option<DepartmentId>)>,
     breaches: BTreeSet<(SlaClock, Option<DepartmentId>, DateTime<Utc>)>,
 }
 
@@ -255,9 +256,12 @@ impl Ticket {
                 };
                 return match &self.received {
                     None => Ok(vec![TicketEvent::Received(received)]),
-                    // The same external incident delivered again: nothing to do.
+                    // The same external incident delivered again, or the same complaint
+                    // submitted again (a client retry): nothing to do.
                     Some(existing)
-                        if existing.source.is_some() && existing.source == received.source =>
+                        if *existing == received
+                            || (existing.source.is_some()
+                                && existing.source == received.source) =>
                     {
                         Ok(vec![])
                     }
@@ -315,8 +319,15 @@ impl Ticket {
                     if !seen.insert(department) {
                         return Err(TicketError::DuplicateDepartment(department.clone()));
                     }
-                    if self.summonses.get(department).is_some_and(Summons::is_open) {
-                        return Err(TicketError::AlreadySummoned(department.clone()));
+                    match self.summonses.get(department).map(|s| &s.state) {
+                        Some(SummonsState::Summoned | SummonsState::ReportedIn { .. }) => {
+                            return Err(TicketError::AlreadySummoned(department.clone()));
+                        }
+                        // Its result stands for this round; reopen the ticket to redo it.
+                        Some(SummonsState::Finished { .. }) => {
+                            return Err(TicketError::AlreadyFinished(department.clone()));
+                        }
+                        Some(SummonsState::Declined) | None => {}
                     }
                 }
                 let lead_at_work = self.summonses.get(&lead).is_some_and(Summons::is_open);
@@ -457,13 +468,8 @@ impl Ticket {
                     if !outstanding.is_empty() {
                         return Err(TicketError::DepartmentsOutstanding(outstanding));
                     }
-                    if !self
-                        .summonses
-                        .values()
-                        .any(|s| matches!(s.state, SummonsState::Finished { .. }))
-                    {
-                        return Err(TicketError::NothingFinished);
-                    }
+                    // At least one department finished here: when every department
+                    // declines, the ticket goes back to the street (see `fold`).
                     TicketEvent::Resolved(Resolved { summary })
                 }
                 _ => return Err(self.wrong_stage("resolve")),
@@ -490,6 +496,13 @@ impl Ticket {
             C::Reopen { reason } => {
                 if self.stage != Stage::Resolved {
                     return Err(self.wrong_stage("reopen"));
+                }
+                if self
+                    .feedback
+                    .as_ref()
+                    .is_some_and(|f| f.resolved && f.satisfied)
+                {
+                    return Err(TicketError::ResidentSatisfied);
                 }
                 TicketEvent::Reopened(Reopened {
                     reason,
@@ -524,7 +537,10 @@ impl Ticket {
                 if let Some(d) = &department {
                     self.summons(d)?;
                 }
-                if self.supervision.contains(&(level, department.clone())) {
+                if self
+                    .supervision
+                    .contains(&(self.round(), level, department.clone()))
+                {
                     return Err(TicketError::AlreadySupervised);
                 }
                 TicketEvent::SupervisionOpened(SupervisionOpened {
@@ -642,7 +658,8 @@ impl Ticket {
                 self.merged_from.insert(e.from);
             }
             TicketEvent::SupervisionOpened(e) => {
-                self.supervision.insert((e.level, e.department));
+                self.supervision
+                    .insert((self.round(), e.level, e.department));
             }
             TicketEvent::SlaBreached(e) => {
                 self.breaches.insert((e.clock, e.department, e.due_at));

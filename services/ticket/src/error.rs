@@ -12,9 +12,9 @@ pub enum TicketError {
         "no complaint has been received under this ticket id; check the id, or submit the complaint first"
     )]
     NotReceived,
-    /// The ticket already exists with other contents.
+    /// The ticket id is taken by another complaint.
     #[error(
-        "this ticket was already received with different contents; submit a new complaint instead"
+        "this ticket id already holds a different complaint; submit the new complaint under a new id"
     )]
     AlreadyReceived,
     /// Closed tickets can only be read.
@@ -107,11 +107,11 @@ pub enum TicketError {
     /// Departments are still at work.
     #[error("cannot resolve: {} still neither finished nor declined", list(.0))]
     DepartmentsOutstanding(Vec<DepartmentId>),
-    /// Every summoned department declined.
+    /// The resident said the problem is solved and is satisfied.
     #[error(
-        "cannot resolve: every summoned department declined; blow the whistle to another department"
+        "the resident reported the problem solved and is satisfied; close the ticket, or file a new complaint if the problem came back"
     )]
-    NothingFinished,
+    ResidentSatisfied,
     /// Feedback comes after resolution.
     #[error("feedback can only be recorded once the ticket is resolved")]
     FeedbackBeforeResolution,

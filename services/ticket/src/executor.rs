@@ -8,7 +8,7 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework, EventStore as _};
 use whistle_clock::Clock;
 use whistle_events::{EventMetadata, TicketEvent, TicketId};
-use whistle_store::EventStore;
+use whistle_store::{CachedEventStore, EventStore};
 
 use crate::aggregate::{Ticket, TicketServices};
 use crate::codec::TicketCodec;
@@ -18,6 +18,9 @@ use crate::timeline::TimelineEntry;
 
 /// How many times a command is tried when other commands keep changing the ticket first.
 pub const DEFAULT_ATTEMPTS: u32 = 5;
+
+/// How many ticket states a process keeps in memory between commands.
+pub const DEFAULT_CACHED_TICKETS: usize = 10_000;
 
 /// Why a command did not take effect. In every case nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +66,7 @@ impl CommandError {
 
 /// The one way to change a ticket.
 pub struct Tickets {
-    cqrs: CqrsFramework<Ticket, PersistedEventStore<EventStore, Ticket>>,
+    cqrs: CqrsFramework<Ticket, CachedEventStore<Ticket>>,
     events: PersistedEventStore<EventStore, Ticket>,
     store: EventStore,
     attempts: u32,
@@ -82,13 +85,20 @@ impl Tickets {
     /// Ticket commands on `store`, timed by `clock`. Registers the ticket codec on the
     /// store, so every read of a ticket stream is checked.
     pub fn new(store: EventStore, clock: Arc<dyn Clock>) -> Self {
+        Self::with_cache(store, clock, DEFAULT_CACHED_TICKETS)
+    }
+
+    /// Like [`Tickets::new`], keeping up to `cached` ticket states in memory between
+    /// commands (0: load every ticket from the log for every command).
+    pub fn with_cache(store: EventStore, clock: Arc<dyn Clock>, cached: usize) -> Self {
         let store = store.with_codec(
             <Ticket as cqrs_es::Aggregate>::TYPE,
             Arc::new(TicketCodec::current()),
         );
-        // Events only: cqrs-es 0.5.0's snapshot stores apply every event twice.
+        // Events only, no cqrs-es snapshot store (in 0.5.0 they apply every event twice);
+        // the cache in front is safe because every append checks the stream's version.
         let cqrs = CqrsFramework::new(
-            PersistedEventStore::new_event_store(store.clone()),
+            CachedEventStore::new(store.clone(), cached),
             vec![],
             TicketServices { clock },
         );

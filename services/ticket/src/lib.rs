@@ -23,5 +23,5 @@ pub use aggregate::{Event, Stage, Summons, SummonsState, Ticket, TicketServices}
 pub use codec::TicketCodec;
 pub use command::TicketCommand;
 pub use error::TicketError;
-pub use executor::{CommandError, DEFAULT_ATTEMPTS, Tickets};
+pub use executor::{CommandError, DEFAULT_ATTEMPTS, DEFAULT_CACHED_TICKETS, Tickets};
 pub use timeline::TimelineEntry;
