@@ -18,9 +18,9 @@ for db in $leftovers; do
 done
 
 if cargo nextest --version >/dev/null 2>&1; then
+    # nextest does not run doctests; run them first so its summary is the last word.
+    cargo test --workspace --locked --doc --quiet
     cargo nextest run --workspace --locked --no-fail-fast "$@"
-    # nextest does not run doctests.
-    cargo test --workspace --locked --doc
 else
     cargo test --workspace --locked --no-fail-fast "$@"
 fi

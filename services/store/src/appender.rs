@@ -113,6 +113,12 @@ async fn write_loop<W: BatchWriter>(backend: W, receiver: Arc<Mutex<mpsc::Receiv
                 .into_iter()
                 .partition(|(r, _)| streams.insert((r.stream_type.clone(), r.stream_id.clone())));
             waiting = later;
+            // Every batch takes its streams' index locks in the same order, so two batches
+            // in flight at once cannot deadlock each other on PostgreSQL.
+            let mut now = now;
+            now.sort_by(|(a, _), (b, _)| {
+                (&a.stream_type, &a.stream_id).cmp(&(&b.stream_type, &b.stream_id))
+            });
             let (requests, replies): (Vec<AppendRequest>, Vec<_>) = now.into_iter().unzip();
             let results = backend.write_batch(&requests).await;
             for (reply, result) in replies.into_iter().zip(results) {
