@@ -27,7 +27,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use whistle_clock::{Clock, SystemClock};
-use whistle_events::ticket::CloseReason;
+use whistle_events::ticket::{CloseReason, Received};
 use whistle_events::{
     ActorId, Category, Channel, DepartmentId, EventMetadata, LiaisonId, Location, ReporterContact,
     Score, Text, TicketId, Urgency,
@@ -191,7 +191,7 @@ fn lifecycle() -> anyhow::Result<Vec<C>> {
     let wang: LiaisonId = "zhujian-wang".parse()?;
     let zhao: LiaisonId = "huanwei-zhao".parse()?;
     Ok(vec![
-        C::Receive {
+        C::Receive(Received {
             channel: Channel::Hotline,
             reporter: ReporterContact {
                 name: Some("张女士".into()),
@@ -208,7 +208,7 @@ fn lifecycle() -> anyhow::Result<Vec<C>> {
             urgency: Urgency::Major,
             description: text("楼前下水道堵塞，污水漫到路面")?,
             source: None,
-        },
+        }),
         C::Acknowledge {
             reply: text("已受理，社区网格员马上到现场查看")?,
         },

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{Duration, FixedOffset, Offset, TimeZone, Utc};
 use whistle_clock::{Clock, ManualClock};
-use whistle_events::ticket::{CloseReason, SlaClock, SupervisionLevel};
+use whistle_events::ticket::{CloseReason, Received, SlaClock, SupervisionLevel};
 use whistle_events::{
     ActorId, Category, Channel, DepartmentId, EventMetadata, ExternalId, ExternalSource, LiaisonId,
     Location, ReporterContact, Score, SourceSystem, Text, TicketId, Urgency,
@@ -222,7 +222,7 @@ impl Demo<'_> {
         let external = ExternalId::parse(format!("12345-{}", uuid::Uuid::new_v4().simple()))?;
         let t = TicketId::for_external(&source, &external);
         self.begin(0);
-        let receive = C::Receive {
+        let receive = C::Receive(Received {
             channel: Channel::Hotline,
             reporter: ReporterContact {
                 name: Some("张女士".into()),
@@ -242,7 +242,7 @@ impl Demo<'_> {
                 system: source,
                 external_id: external,
             }),
-        };
+        });
         self.step(t, 0, "hotline-12345", receive.clone()).await?;
         // The hotline platform delivers the same incident again: same ticket, nothing new.
         self.step(t, 1, "hotline-12345", receive).await?;
@@ -361,7 +361,7 @@ impl Demo<'_> {
             t,
             0,
             "hotline-12345",
-            C::Receive {
+            C::Receive(Received {
                 channel: Channel::Hotline,
                 reporter: ReporterContact {
                     name: Some("李先生".into()),
@@ -378,7 +378,7 @@ impl Demo<'_> {
                 urgency: Urgency::Major,
                 description: text("6号楼前路面全是污水")?,
                 source: None,
-            },
+            }),
         )
         .await?;
         self.step(
@@ -413,7 +413,7 @@ impl Demo<'_> {
             t,
             0,
             "niuerqiao-grid-2",
-            C::Receive {
+            C::Receive(Received {
                 channel: Channel::GridWorker,
                 reporter: ReporterContact::default(),
                 location: Self::location(
@@ -427,7 +427,7 @@ impl Demo<'_> {
                 urgency: Urgency::Minor,
                 description: text("背街小巷三盏路灯不亮，居民夜间出行不便")?,
                 source: None,
-            },
+            }),
         )
         .await?;
         self.step(
@@ -494,7 +494,7 @@ impl Demo<'_> {
             t,
             0,
             "walkin-yangming",
-            C::Receive {
+            C::Receive(Received {
                 channel: Channel::WalkIn,
                 reporter: ReporterContact {
                     name: Some("王阿姨".into()),
@@ -511,7 +511,7 @@ impl Demo<'_> {
                 urgency: Urgency::Major,
                 description: text("临街烧烤店每晚营业到凌晨，噪音和油烟扰民")?,
                 source: None,
-            },
+            }),
         )
         .await?;
         self.step(
@@ -717,7 +717,7 @@ impl Demo<'_> {
             t,
             0,
             "fujie-grid-1",
-            C::Receive {
+            C::Receive(Received {
                 channel: Channel::GridWorker,
                 reporter: ReporterContact::default(),
                 location: Self::location(
@@ -731,7 +731,7 @@ impl Demo<'_> {
                 urgency: Urgency::Urgent,
                 description: text("12幢外墙瓷砖脱落，楼下是儿童游乐区")?,
                 source: None,
-            },
+            }),
         )
         .await?;
         self.step(

@@ -232,28 +232,11 @@ impl Ticket {
         now: DateTime<Utc>,
     ) -> Result<Vec<TicketEvent>, TicketError> {
         use TicketCommand as C;
-        if !matches!(command, C::Receive { .. }) {
+        if !matches!(command, C::Receive(_)) {
             self.ensure_open()?;
         }
         let event = match command {
-            C::Receive {
-                channel,
-                reporter,
-                location,
-                category,
-                urgency,
-                description,
-                source,
-            } => {
-                let received = Received {
-                    channel,
-                    reporter,
-                    location,
-                    category,
-                    urgency,
-                    description,
-                    source,
-                };
+            C::Receive(received) => {
                 return match &self.received {
                     None => Ok(vec![TicketEvent::Received(received)]),
                     // The same external incident delivered again, or the same complaint

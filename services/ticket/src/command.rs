@@ -3,33 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use whistle_events::ticket::{CloseReason, SlaClock, SupervisionLevel};
-use whistle_events::{
-    Category, Channel, DepartmentId, ExternalSource, LiaisonId, Location, ReporterContact, Score,
-    Text, TicketId, Urgency,
-};
+use whistle_events::ticket::{CloseReason, Received, SlaClock, SupervisionLevel};
+use whistle_events::{DepartmentId, LiaisonId, Score, Text, TicketId};
 
 /// Everything that can be asked of a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TicketCommand {
-    /// Intake: a resident's complaint arrives (from a person or another system). Receiving
-    /// the same external incident again is accepted and changes nothing.
-    Receive {
-        /// How it reached us.
-        channel: Channel,
-        /// How to reach the resident.
-        reporter: ReporterContact,
-        /// Where.
-        location: Location,
-        /// What kind of problem.
-        category: Category,
-        /// How urgent.
-        urgency: Urgency,
-        /// What the resident said.
-        description: Text,
-        /// The other system's incident, if any.
-        source: Option<ExternalSource>,
-    },
+    /// Intake: a resident's complaint arrives (from a person or another system), with
+    /// everything the `Received` event records. Receiving the same complaint, or the same
+    /// external incident, again is accepted and changes nothing.
+    Receive(Received),
     /// Community: accept the complaint and answer the resident.
     Acknowledge {
         /// What the resident is told.

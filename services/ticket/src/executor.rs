@@ -215,7 +215,7 @@ impl Tickets {
 
 fn command_name(command: &TicketCommand) -> &'static str {
     match command {
-        TicketCommand::Receive { .. } => "Receive",
+        TicketCommand::Receive(_) => "Receive",
         TicketCommand::Acknowledge { .. } => "Acknowledge",
         TicketCommand::HandleLocally { .. } => "HandleLocally",
         TicketCommand::CallUp { .. } => "CallUp",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 use whistle_clock::{Clock, ManualClock};
-use whistle_events::ticket::CloseReason;
+use whistle_events::ticket::{CloseReason, Received};
 use whistle_events::{
     ActorId, Category, Channel, DepartmentId, EventId, EventMetadata, LiaisonId, Location,
     ReporterContact, Score, Text, TicketEvent, TicketId, Urgency,
@@ -60,7 +60,7 @@ fn by(actor: &str) -> EventMetadata {
 }
 
 fn receive() -> C {
-    C::Receive {
+    C::Receive(Received {
         channel: Channel::Hotline,
         reporter: ReporterContact {
             name: Some("张女士".into()),
@@ -77,7 +77,7 @@ fn receive() -> C {
         urgency: Urgency::Major,
         description: text("楼前下水道堵塞"),
         source: None,
-    }
+    })
 }
 
 /// Receives, acknowledges, calls up and whistles `zhujian` (lead) and `huanwei`.
