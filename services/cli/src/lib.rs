@@ -114,19 +114,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
             let mut subscription = tickets.store().subscribe(Position::new(after));
+            // Without --follow: everything committed when the command started, then stop.
+            let head = tickets.store().head().await?;
             loop {
-                let next = if follow {
-                    tokio::select! {
-                        event = subscription.next() => Some(event),
-                        _ = tokio::signal::ctrl_c() => None,
-                    }
-                } else {
-                    subscription
-                        .next_within(std::time::Duration::from_millis(200))
-                        .await
+                if !follow && subscription.position() >= head {
+                    return Ok(());
+                }
+                let event = tokio::select! {
+                    event = subscription.next() => event?,
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
                 };
-                let Some(event) = next else { return Ok(()) };
-                let event = event?;
                 println!(
                     "{:>20}  {}  {}#{}  {} v{}",
                     event.position,

@@ -355,6 +355,16 @@ impl EventStore {
         }
     }
 
+    /// The position of the last committed event (START when the log is empty). On
+    /// PostgreSQL it may still be above what [`EventStore::read_all`] hands out while older
+    /// transactions finish; reading on reaches it.
+    pub async fn head(&self) -> Result<Position, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.head().await,
+            Backend::Sqlite(lite) => lite.head().await,
+        }
+    }
+
     /// A catch-up subscription to the global log, starting after `after`.
     pub fn subscribe(&self, after: Position) -> Subscription {
         Subscription::new(

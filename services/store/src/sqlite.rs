@@ -167,6 +167,14 @@ impl SqliteBackend {
         Ok(u64::try_from(version).unwrap_or_default())
     }
 
+    pub(crate) async fn head(&self) -> Result<Position, StoreError> {
+        let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("read the head of the log"))?;
+        Ok(Position::new(u64::try_from(head).unwrap_or_default()))
+    }
+
     pub(crate) async fn read_stream(
         &self,
         stream_type: &str,

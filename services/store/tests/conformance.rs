@@ -122,6 +122,7 @@ async fn append_then_read_a_stream(store: EventStore, clock: ManualClock) -> Res
     );
     assert!(read.windows(2).all(|w| w[0].position < w[1].position));
 
+    assert_eq!(store.head().await?, read[3].position);
     let tail = store.read_stream("Counter", "a", 2).await?;
     assert_eq!(
         tail.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
