@@ -19,6 +19,7 @@ mod appender;
 mod cache;
 mod codec;
 mod error;
+mod lease;
 mod postgres;
 mod repository;
 mod sqlite;
@@ -41,6 +42,7 @@ use whistle_events::{EventId, EventMetadata};
 pub use cache::CachedEventStore;
 pub use codec::{CodecError, EventCodec};
 pub use error::StoreError;
+pub use lease::Lease;
 pub use subscription::Subscription;
 
 /// A place in the global log. [`Position::START`] is before the first event.
@@ -362,6 +364,32 @@ impl EventStore {
         match &self.inner.backend {
             Backend::Postgres(pg) => pg.head().await,
             Backend::Sqlite(lite) => lite.head().await,
+        }
+    }
+
+    /// Takes the lease `name` if no one holds it, without waiting. Hold the returned
+    /// [`Lease`] for as long as the work it guards runs; dropping it releases it.
+    pub async fn try_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.try_lease(name).await,
+            Backend::Sqlite(_) => Ok(Lease::try_local(name)),
+        }
+    }
+
+    /// The position the reader `name` last saved (START if it never did).
+    pub async fn checkpoint(&self, name: &str) -> Result<Position, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.checkpoint(name).await,
+            Backend::Sqlite(lite) => lite.checkpoint(name).await,
+        }
+    }
+
+    /// Saves the position the reader `name` has got to.
+    pub async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
+        let at = self.inner.clock.now().trunc_subsecs(6);
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.save_checkpoint(name, position, at).await,
+            Backend::Sqlite(lite) => lite.save_checkpoint(name, position, at).await,
         }
     }
 

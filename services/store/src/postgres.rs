@@ -10,6 +10,7 @@
 //! (never skipped, only delayed), so keep transactions short and watch for idle ones.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
+use crate::lease::Lease;
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
     redact, stream_name,
@@ -29,6 +31,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrati
 #[derive(Debug, Clone)]
 pub(crate) struct PgBackend {
     pool: PgPool,
+    // Kept to open connections outside the pool (a lease lives on a connection of its own).
+    options: Arc<PgConnectOptions>,
     describe: String,
 }
 
@@ -44,7 +48,7 @@ impl PgBackend {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::from_sqlx(&describe, "connect", e))?;
         MIGRATOR
@@ -54,7 +58,11 @@ impl PgBackend {
                 store: describe.clone(),
                 cause: cause.to_string(),
             })?;
-        Ok(Self { pool, describe })
+        Ok(Self {
+            pool,
+            options: Arc::new(options),
+            describe,
+        })
     }
 
     pub(crate) fn describe(&self) -> &str {
@@ -176,6 +184,46 @@ impl PgBackend {
         .await
         .map_err(self.err("read a stream's version"))?;
         Ok(u64::try_from(version).unwrap_or_default())
+    }
+
+    pub(crate) async fn try_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        let connection = self
+            .options
+            .connect()
+            .await
+            .map_err(self.err("open a connection for a lease"))?;
+        Lease::try_postgres(name, connection, &self.describe).await
+    }
+
+    pub(crate) async fn checkpoint(&self, name: &str) -> Result<Position, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("read a checkpoint"))?;
+        Ok(Position::new(
+            position.map_or(0, |p| u64::try_from(p).unwrap_or_default()),
+        ))
+    }
+
+    pub(crate) async fn save_checkpoint(
+        &self,
+        name: &str,
+        position: Position,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("save a checkpoint"))?;
+        Ok(())
     }
 
     pub(crate) async fn head(&self) -> Result<Position, StoreError> {

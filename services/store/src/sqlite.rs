@@ -167,6 +167,37 @@ impl SqliteBackend {
         Ok(u64::try_from(version).unwrap_or_default())
     }
 
+    pub(crate) async fn checkpoint(&self, name: &str) -> Result<Position, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("read a checkpoint"))?;
+        Ok(Position::new(
+            position.map_or(0, |p| u64::try_from(p).unwrap_or_default()),
+        ))
+    }
+
+    pub(crate) async fn save_checkpoint(
+        &self,
+        name: &str,
+        position: Position,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+        .bind(format_instant(at))
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("save a checkpoint"))?;
+        Ok(())
+    }
+
     pub(crate) async fn head(&self) -> Result<Position, StoreError> {
         let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
             .fetch_one(&self.pool)

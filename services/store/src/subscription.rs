@@ -75,6 +75,21 @@ impl Subscription {
         }
     }
 
+    /// The next events: at least one (waiting for it if need be), and whatever else has
+    /// been read already, up to `max`.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let first = self.next().await?;
+        let mut batch = vec![first];
+        while batch.len() < max.max(1) {
+            let Some(event) = self.buffer.pop_front() else {
+                break;
+            };
+            self.after = event.position;
+            batch.push(event);
+        }
+        Ok(batch)
+    }
+
     /// Like [`Subscription::next`], but gives up after `timeout` with `None`.
     pub async fn next_within(
         &mut self,

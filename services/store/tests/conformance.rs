@@ -338,6 +338,59 @@ async fn a_subscription_catches_up_then_follows_live(
     Ok(())
 }
 
+async fn checkpoints_and_leases(store: EventStore, _clock: ManualClock) -> Result {
+    assert_eq!(store.checkpoint("relay").await?, Position::START);
+    store.save_checkpoint("relay", Position::new(42)).await?;
+    store.save_checkpoint("relay", Position::new(4242)).await?;
+    store.save_checkpoint("other", Position::new(7)).await?;
+    assert_eq!(store.checkpoint("relay").await?, Position::new(4242));
+    assert_eq!(store.checkpoint("other").await?, Position::new(7));
+
+    let name = format!("lease-{}", uuid::Uuid::new_v4().simple());
+    let mut first = store.try_lease(&name).await?.expect("nobody holds it yet");
+    assert!(first.is_held().await);
+    assert!(
+        store.try_lease(&name).await?.is_none(),
+        "a second holder while the first holds it"
+    );
+    let other = store.try_lease(&format!("{name}-b")).await?;
+    assert!(other.is_some(), "another name is another lease");
+    drop(first);
+    // On PostgreSQL the lock goes with the first holder's connection, which closes when the
+    // lease drops; give the server a moment to notice.
+    let mut second = None;
+    for _ in 0..50 {
+        second = store.try_lease(&name).await?;
+        if second.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(second.is_some(), "the lease is free once its holder let go");
+    Ok(())
+}
+
+async fn a_subscription_hands_out_batches(store: EventStore, _clock: ManualClock) -> Result {
+    store.append("Counter", "a", 0, events(0..5)).await?;
+    read_all_until(&store, Position::START, |r| {
+        r.as_ref().is_ok_and(|v| v.len() >= 5)
+    })
+    .await?;
+    let mut sub = store.subscribe(Position::START);
+    let first = sub.next_batch(3).await?;
+    assert_eq!(
+        first.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let rest = sub.next_batch(10).await?;
+    assert_eq!(
+        rest.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert_eq!(sub.position(), rest[1].position);
+    Ok(())
+}
+
 /// A codec that knows `Counted` 1.0.0 and upcasts 0.9.0 (which had `count` for `n`).
 #[derive(Debug)]
 struct CounterCodec;
@@ -572,6 +625,8 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite, open_sqlite:
+    checkpoints_and_leases,
+    a_subscription_hands_out_batches,
     append_then_read_a_stream,
     stale_and_gapped_expected_versions_are_refused,
     racing_writers_of_one_version_have_one_winner,
@@ -584,6 +639,8 @@ conformance!(sqlite, open_sqlite:
 );
 
 conformance!(postgres, open_postgres:
+    checkpoints_and_leases,
+    a_subscription_hands_out_batches,
     append_then_read_a_stream,
     stale_and_gapped_expected_versions_are_refused,
     racing_writers_of_one_version_have_one_winner,
