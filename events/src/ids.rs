@@ -38,7 +38,7 @@ pub enum IdError {
     },
     /// The string has a character outside `a-z 0-9 - _ .`.
     #[error(
-        "{kind} `{value}` has the character {bad:?}: codes use lower-case ASCII letters, digits, `-`, `_` and `.`, such as `{example}`"
+        "{kind} `{value}` has the character {bad:?}: codes use lower-case ASCII letters, digits, `-` and `_`, such as `{example}`"
     )]
     BadCharacter {
         /// Which kind of id.
@@ -79,7 +79,7 @@ fn check_code(kind: &'static str, example: &'static str, value: &str) -> Result<
     }
     if let Some(bad) = value
         .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')))
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
     {
         return Err(IdError::BadCharacter {
             kind,
@@ -92,13 +92,14 @@ fn check_code(kind: &'static str, example: &'static str, value: &str) -> Result<
 }
 
 /// Defines a code-like id: a short lower-case ASCII string chosen by whoever configures the
-/// jurisdiction tree or the department list (`wenhualu`, `zhujian`).
+/// jurisdiction tree or the department list (`wenhualu`, `zhujian`). No `.`: codes are
+/// tokens of NATS subjects, where `.` separates tokens.
 macro_rules! code_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $example:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
         #[serde(try_from = "String", into = "String")]
-        #[schemars(with = "String", extend("pattern" = "^[a-z0-9._-]{1,64}$", "examples" = [$example]))]
+        #[schemars(with = "String", extend("pattern" = "^[a-z0-9_-]{1,64}$", "examples" = [$example]))]
         pub struct $name(String);
 
         impl $name {
@@ -364,6 +365,11 @@ mod tests {
         assert!(matches!(
             GridId::parse("Grid 1"),
             Err(IdError::BadCharacter { bad: 'G', .. })
+        ));
+        // A `.` would split a NATS subject token.
+        assert!(matches!(
+            StreetId::parse("wen.hua"),
+            Err(IdError::BadCharacter { bad: '.', .. })
         ));
     }
 

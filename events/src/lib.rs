@@ -2,8 +2,8 @@
 //!
 //! This crate is the contract between every part of whistle and every system that reads
 //! its log: typed ids ([`ids`]), the vocabulary of a complaint ([`values`]), the events of a
-//! ticket's life ([`ticket`]), event metadata ([`metadata`]) and their JSON Schemas
-//! ([`schema`], committed under `schemas/events/`).
+//! ticket's life ([`ticket`]), event metadata ([`metadata`]), how events travel on NATS
+//! ([`subjects`]) and their JSON Schemas ([`schema`], committed under `schemas/events/`).
 //!
 //! It has no runtime dependencies (no tokio, no database, no HTTP): anything that needs to
 //! read whistle's events can depend on it.
@@ -11,6 +11,7 @@
 pub mod ids;
 pub mod metadata;
 pub mod schema;
+pub mod subjects;
 pub mod ticket;
 pub mod values;
 

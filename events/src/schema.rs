@@ -75,5 +75,9 @@ pub fn event_schemas() -> Vec<(String, Value)> {
         "EventMetadata.schema.json".to_owned(),
         schema_of::<EventMetadata>(),
     ));
+    out.push((
+        "PublishedEvent.schema.json".to_owned(),
+        schema_of::<crate::subjects::PublishedEvent>(),
+    ));
     out
 }

@@ -2,7 +2,8 @@
 //!
 //! Subcommands today: `demo` (drive demo tickets from the seeds through their whole life
 //! and print their timelines), `timeline` (one ticket's events), `log` (the global log,
-//! optionally following it live) and `migrate` (create or upgrade the event store).
+//! optionally following it live), `relay` (publish the log to NATS JetStream) and
+//! `migrate` (create or upgrade the event store).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
 pub mod demo;
@@ -83,6 +84,13 @@ pub enum Command {
     },
     /// Create or upgrade the event store's tables, then exit.
     Migrate,
+    /// Publish the event log to NATS JetStream (stream TICKETS) until interrupted. Run as
+    /// many as you like: one publishes, the others wait to take over.
+    Relay {
+        /// The NATS server.
+        #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
+    },
 }
 
 async fn open(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Result<EventStore> {
@@ -134,6 +142,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     event.event_version
                 );
             }
+        }
+        Command::Relay { nats_url } => {
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let client = async_nats::connect(&nats_url)
+                .await
+                .with_context(|| format!("connecting to NATS at {nats_url}; check NATS_URL"))?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let on_signal = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
+            });
+            let relay = whistle_relay::Relay::new(
+                tickets.store().clone(),
+                client,
+                whistle_relay::RelayConfig::default(),
+            );
+            eprintln!(
+                "relay: publishing {} to NATS at {nats_url} (Ctrl-C stops)",
+                tickets.store().describe()
+            );
+            relay.run(shutdown).await
         }
         Command::Migrate => {
             let store = open(&cli.store, Arc::new(SystemClock)).await?;

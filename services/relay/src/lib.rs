@@ -1,0 +1,333 @@
+//! The relay: tails whistle's global log and publishes every event to the JetStream
+//! stream `TICKETS`, exactly once, in log order.
+//!
+//! - **Consumes**: the event store's global log (catch-up subscription), from its checkpoint
+//!   `relay` (table `checkpoints`).
+//! - **Produces**: JetStream stream `TICKETS`, subjects
+//!   `tickets.<district>.<street>.<EventType>`, each message with `Nats-Msg-Id` = the event
+//!   id, `Event-Type`, `Event-Version`, `Whistle-Position`, `Whistle-Stream` and the
+//!   event's `traceparent`; the body is a [`PublishedEvent`].
+//! - **Exactly once**: publishes are pipelined a batch at a time, and the checkpoint moves
+//!   only after every ack of the batch. After a crash, the relay starts again from the later
+//!   of its checkpoint and the `Whistle-Position` of the last message already in the stream
+//!   (one connection keeps publish order), so nothing is published twice even beyond
+//!   JetStream's deduplication window. After a batch that failed part way inside a running
+//!   relay, it starts from the checkpoint and `Nats-Msg-Id` drops what was stored already.
+//! - **One active instance**: the relay holds the lease `relay` (a PostgreSQL advisory lock
+//!   on a connection of its own) while it publishes. A second instance waits, and takes over
+//!   when the first dies. A relay that loses its lease connection stops publishing at once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, stream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use whistle_events::subjects::{
+    PublishedEvent, TICKETS_PREFIX, UNKNOWN_TOKEN, headers, ticket_event_subject,
+};
+use whistle_events::{TicketEvent, metadata};
+use whistle_store::{EventStore, Position, RecordedEvent};
+
+/// The relay's configuration. Defaults are production's.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The JetStream stream (created if missing).
+    pub stream: String,
+    /// The subject prefix; the stream takes `<prefix>.>`.
+    pub subject_prefix: String,
+    /// The checkpoint name and the lease name.
+    pub name: String,
+    /// Events published before waiting for their acks.
+    pub batch: usize,
+    /// How often a waiting instance tries the lease.
+    pub lease_poll: Duration,
+    /// JetStream's deduplication window for new streams.
+    pub duplicate_window: Duration,
+    /// How long to wait before starting again after an error (NATS or the database down).
+    pub retry_after: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            stream: "TICKETS".to_owned(),
+            subject_prefix: TICKETS_PREFIX.to_owned(),
+            name: "relay".to_owned(),
+            batch: 256,
+            lease_poll: Duration::from_millis(500),
+            duplicate_window: Duration::from_secs(120),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a relay instance is doing, for operators and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayState {
+    /// Waiting for the lease: another instance is active.
+    Waiting,
+    /// Holding the lease and publishing.
+    Active,
+    /// Stopped (shut down).
+    Stopped,
+}
+
+/// A relay instance.
+#[derive(Debug)]
+pub struct Relay {
+    store: EventStore,
+    jetstream: jetstream::Context,
+    config: RelayConfig,
+    state: watch::Sender<RelayState>,
+    // Ticket id → (district, street), learnt from each ticket's `Received` event.
+    locations: HashMap<String, (String, String)>,
+    // Set when a batch failed part way: some of its messages may be in the stream and some
+    // not, so the stream's last message does not say where to resume. The next attempt
+    // starts from the checkpoint, and JetStream's deduplication (the retry comes well inside
+    // its window) drops what was already stored.
+    batch_failed: bool,
+}
+
+/// How many ticket locations the relay remembers before it starts over (each costs one read
+/// of the ticket's first event to learn again).
+const MAX_LOCATIONS: usize = 100_000;
+
+impl Relay {
+    /// A relay from `store` to the JetStream of `client`.
+    pub fn new(store: EventStore, client: async_nats::Client, config: RelayConfig) -> Self {
+        let (state, _) = watch::channel(RelayState::Waiting);
+        Self {
+            store,
+            jetstream: jetstream::new(client),
+            config,
+            state,
+            locations: HashMap::new(),
+            batch_failed: false,
+        }
+    }
+
+    /// Watches what this instance is doing.
+    pub fn state(&self) -> watch::Receiver<RelayState> {
+        self.state.subscribe()
+    }
+
+    /// Runs until `shutdown` is cancelled: waits for the lease, publishes while it holds
+    /// it, and starts over after any error (NATS or the database unreachable), logging why.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            self.state.send_replace(RelayState::Waiting);
+            let Some(mut lease) = self.wait_for_lease(&shutdown).await else {
+                self.state.send_replace(RelayState::Stopped);
+                return Ok(());
+            };
+            self.state.send_replace(RelayState::Active);
+            tracing::info!(lease = lease.name(), "relay holds the lease and publishes");
+            let outcome = self.publish_while_held(&mut lease, &shutdown).await;
+            drop(lease);
+            match outcome {
+                Ok(()) => {
+                    self.state.send_replace(RelayState::Stopped);
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "relay stopped publishing; starting over"
+                    );
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            self.state.send_replace(RelayState::Stopped);
+                            return Ok(());
+                        }
+                        () = tokio::time::sleep(self.config.retry_after) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn wait_for_lease(&self, shutdown: &CancellationToken) -> Option<whistle_store::Lease> {
+        loop {
+            match self.store.try_lease(&self.config.name).await {
+                Ok(Some(lease)) => return Some(lease),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(error = %error, "cannot take the relay lease"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                () = tokio::time::sleep(self.config.lease_poll) => {}
+            }
+        }
+    }
+
+    async fn publish_while_held(
+        &mut self,
+        lease: &mut whistle_store::Lease,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let stream = self.ensure_stream().await?;
+        let checkpoint = self.store.checkpoint(&self.config.name).await?;
+        let published = last_published(&stream).await?;
+        let resume = if self.batch_failed {
+            checkpoint
+        } else {
+            checkpoint.max(published)
+        };
+        tracing::info!(%checkpoint, %published, %resume, "relay resumes");
+        let mut subscription = self.store.subscribe(resume);
+        loop {
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                batch = subscription.next_batch(self.config.batch) => batch?,
+            };
+            if !lease.is_held().await {
+                anyhow::bail!("lost the relay lease (its database connection broke)");
+            }
+            // Pipelined: send the whole batch, then wait for the acks.
+            self.batch_failed = true;
+            let mut acks = Vec::with_capacity(batch.len());
+            for event in &batch {
+                let (subject, headers, body) = self.message(event).await?;
+                let ack = self
+                    .jetstream
+                    .publish_with_headers(subject, headers, body)
+                    .await
+                    .with_context(|| {
+                        format!("publishing the event at position {}", event.position)
+                    })?;
+                acks.push(ack);
+            }
+            for (ack, event) in acks.into_iter().zip(&batch) {
+                ack.await.with_context(|| {
+                    format!("JetStream did not acknowledge position {}", event.position)
+                })?;
+            }
+            self.batch_failed = false;
+            if let Some(last) = batch.last() {
+                self.store
+                    .save_checkpoint(&self.config.name, last.position)
+                    .await?;
+            }
+        }
+    }
+
+    async fn ensure_stream(&self) -> anyhow::Result<stream::Stream> {
+        self.jetstream
+            .get_or_create_stream(stream::Config {
+                name: self.config.stream.clone(),
+                subjects: vec![format!("{}.>", self.config.subject_prefix)],
+                duplicate_window: self.config.duplicate_window,
+                storage: stream::StorageType::File,
+                ..stream::Config::default()
+            })
+            .await
+            .with_context(|| {
+                format!(
+                    "creating or opening the JetStream stream {}",
+                    self.config.stream
+                )
+            })
+    }
+
+    /// The subject, headers and body an event is published with.
+    async fn message(
+        &mut self,
+        event: &RecordedEvent,
+    ) -> anyhow::Result<(String, HeaderMap, bytes::Bytes)> {
+        let (district, street) = self.location(event).await?;
+        let subject = ticket_event_subject(
+            &self.config.subject_prefix,
+            &district,
+            &street,
+            &event.event_type,
+        );
+        let mut map = HeaderMap::new();
+        map.insert(headers::MSG_ID, event.event_id.to_string().as_str());
+        map.insert(headers::EVENT_TYPE, event.event_type.as_str());
+        map.insert(headers::EVENT_VERSION, event.event_version.as_str());
+        map.insert(headers::POSITION, event.position.to_string().as_str());
+        map.insert(headers::STREAM, event.stream().as_str());
+        if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
+            map.insert(headers::TRACEPARENT, traceparent.as_str());
+        }
+        let body = serde_json::to_vec(&PublishedEvent {
+            position: event.position.get(),
+            event_id: event.event_id,
+            stream_type: event.stream_type.clone(),
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_type: event.event_type.clone(),
+            event_version: event.event_version.clone(),
+            recorded_at: event.recorded_at,
+            metadata: event.metadata.clone(),
+            payload: event.payload.clone(),
+        })?;
+        Ok((subject, map, body.into()))
+    }
+
+    /// The ticket's district and street, from its `Received` event.
+    async fn location(&mut self, event: &RecordedEvent) -> anyhow::Result<(String, String)> {
+        if event.stream_type != "Ticket" {
+            return Ok((UNKNOWN_TOKEN.to_owned(), UNKNOWN_TOKEN.to_owned()));
+        }
+        if let Some(known) = self.locations.get(&event.stream_id) {
+            return Ok(known.clone());
+        }
+        let received = if event.stream_version == 1 {
+            Some(event.clone())
+        } else {
+            self.store
+                .read_stream(&event.stream_type, &event.stream_id, 0)
+                .await?
+                .into_iter()
+                .next()
+        };
+        let location = match received
+            .and_then(|e| TicketEvent::decode(&e.event_type, &e.event_version, &e.payload).ok())
+        {
+            Some(TicketEvent::Received(r)) => (
+                r.location.district.to_string(),
+                r.location.street.to_string(),
+            ),
+            _ => (UNKNOWN_TOKEN.to_owned(), UNKNOWN_TOKEN.to_owned()),
+        };
+        if self.locations.len() >= MAX_LOCATIONS {
+            self.locations.clear();
+        }
+        self.locations
+            .insert(event.stream_id.clone(), location.clone());
+        Ok(location)
+    }
+}
+
+/// The log position of the last message in the stream (START when it is empty).
+async fn last_published(stream: &stream::Stream) -> anyhow::Result<Position> {
+    let mut stream = stream.clone();
+    let last = stream
+        .info()
+        .await
+        .context("reading the stream's state")?
+        .state
+        .last_sequence;
+    if last == 0 {
+        return Ok(Position::START);
+    }
+    let message = stream
+        .get_raw_message(last)
+        .await
+        .with_context(|| format!("reading the stream's last message (sequence {last})"))?;
+    let position = message
+        .headers
+        .get(headers::POSITION)
+        .and_then(|v| v.as_str().parse::<u64>().ok())
+        .with_context(|| {
+            format!(
+                "the stream's last message (sequence {last}) has no {} header: was something else published on its subjects?",
+                headers::POSITION
+            )
+        })?;
+    Ok(Position::new(position))
+}
