@@ -32,6 +32,8 @@ pub mod headers {
     pub const POSITION: &str = "Whistle-Position";
     /// The event's stream, `Type-id`.
     pub const STREAM: &str = "Whistle-Stream";
+    /// The identity of the event store the event comes from.
+    pub const STORE: &str = "Whistle-Store";
     /// W3C trace context, carried from the event's metadata.
     pub const TRACEPARENT: &str = "traceparent";
 }

@@ -5,8 +5,9 @@
 //!   `relay` (table `checkpoints`).
 //! - **Produces**: JetStream stream `TICKETS`, subjects
 //!   `tickets.<district>.<street>.<EventType>`, each message with `Nats-Msg-Id` = the event
-//!   id, `Event-Type`, `Event-Version`, `Whistle-Position`, `Whistle-Stream` and the
-//!   event's `traceparent`; the body is a [`PublishedEvent`].
+//!   id, `Event-Type`, `Event-Version`, `Whistle-Position`, `Whistle-Stream`,
+//!   `Whistle-Store` (the event store's identity) and the event's `traceparent`; the body is
+//!   a [`PublishedEvent`]. A stream holding another store's events is refused.
 //! - **Exactly once**: publishes are pipelined a batch at a time, and the checkpoint moves
 //!   only after every ack of the batch. After a crash, the relay starts again from the later
 //!   of its checkpoint and the `Whistle-Position` of the last message already in the stream
@@ -170,7 +171,7 @@ impl Relay {
     ) -> anyhow::Result<()> {
         let stream = self.ensure_stream().await?;
         let checkpoint = self.store.checkpoint(&self.config.name).await?;
-        let published = last_published(&stream).await?;
+        let published = last_published(&stream, self.store.identity()).await?;
         let resume = if self.batch_failed {
             checkpoint
         } else {
@@ -250,6 +251,7 @@ impl Relay {
         map.insert(headers::EVENT_VERSION, event.event_version.as_str());
         map.insert(headers::POSITION, event.position.to_string().as_str());
         map.insert(headers::STREAM, event.stream().as_str());
+        map.insert(headers::STORE, self.store.identity());
         if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
             map.insert(headers::TRACEPARENT, traceparent.as_str());
         }
@@ -303,8 +305,10 @@ impl Relay {
     }
 }
 
-/// The log position of the last message in the stream (START when it is empty).
-async fn last_published(stream: &stream::Stream) -> anyhow::Result<Position> {
+/// The log position of the last message in the stream (START when it is empty). A stream
+/// that holds another event store's events is refused: its positions mean nothing here,
+/// and resuming from them would skip or repeat events.
+async fn last_published(stream: &stream::Stream, identity: &str) -> anyhow::Result<Position> {
     let mut stream = stream.clone();
     let last = stream
         .info()
@@ -319,6 +323,17 @@ async fn last_published(stream: &stream::Stream) -> anyhow::Result<Position> {
         .get_raw_message(last)
         .await
         .with_context(|| format!("reading the stream's last message (sequence {last})"))?;
+    let origin = message
+        .headers
+        .get(headers::STORE)
+        .map(|v| v.as_str().to_owned());
+    if origin.as_deref() != Some(identity) {
+        anyhow::bail!(
+            "the stream's last message (sequence {last}) comes from event store {}, not this one ({identity}); \
+             give this relay a stream of its own, or point it at the database that stream belongs to",
+            origin.as_deref().unwrap_or("unknown")
+        );
+    }
     let position = message
         .headers
         .get(headers::POSITION)

@@ -212,6 +212,10 @@ async fn every_event_is_published_once_with_its_headers_and_subject() -> Result 
             headers.get(headers::POSITION).map(|v| v.as_str()),
             Some(event.position.to_string().as_str())
         );
+        assert_eq!(
+            headers.get(headers::STORE).map(|v| v.as_str()),
+            Some(world.store.identity())
+        );
         assert_eq!(body.payload, event.payload);
         // Consumers filter by street and by kind.
         let street = if subject.contains(".wenhualu.") {
@@ -312,6 +316,36 @@ async fn a_lost_checkpoint_does_not_republish_beyond_the_dedupe_window() -> Resu
     shutdown.cancel();
     relay.await??;
     world.cleanup().await;
+    Ok(())
+}
+
+/// A relay pointed at a stream that holds another event store's events publishes nothing
+/// there: resuming from the other log's positions would skip or repeat events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_another_event_store_is_refused() -> Result {
+    let first = World::new().await?;
+    first.tickets(2).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(first.relay(first.config.clone()).run(shutdown.clone()));
+    assert_eq!(first.wait_for_messages(6).await?, 6);
+    shutdown.cancel();
+    relay.await??;
+
+    let mut other = World::new().await?;
+    other.config = first.config.clone();
+    other.tickets(3).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(other.relay(other.config.clone()).run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        first.stream().await?.info().await?.state.messages,
+        6,
+        "the other store's relay must not publish here"
+    );
+    assert_eq!(other.store.checkpoint("relay").await?, Position::START);
+    shutdown.cancel();
+    relay.await??;
+    first.cleanup().await;
     Ok(())
 }
 

@@ -172,6 +172,7 @@ enum Backend {
 #[derive(Debug, Clone)]
 struct Inner {
     backend: Backend,
+    identity: String,
     appender: appender::Appender,
     clock: Arc<dyn Clock>,
     codecs: Vec<(String, Arc<dyn EventCodec>)>,
@@ -215,6 +216,10 @@ impl EventStore {
                 sqlite::SqliteBackend::open(config.sqlite_path.clone(), config).await?,
             ),
         };
+        let identity = match &backend {
+            Backend::Postgres(pg) => pg.identity().await?,
+            Backend::Sqlite(lite) => lite.identity().await?,
+        };
         let appender = match &backend {
             Backend::Postgres(pg) => appender::Appender::start(pg.clone(), config.append_writers),
             // SQLite lets one writer in at a time: more writer tasks would only wait.
@@ -224,6 +229,7 @@ impl EventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                identity,
                 appender,
                 clock,
                 codecs: Vec::new(),
@@ -247,6 +253,12 @@ impl EventStore {
             Backend::Postgres(pg) => pg.describe(),
             Backend::Sqlite(lite) => lite.describe(),
         }
+    }
+
+    /// This log's identity: a random id made when the store was created (32 hex digits).
+    /// Copies of the log elsewhere (a JetStream stream) carry it, so two logs are never mixed.
+    pub fn identity(&self) -> &str {
+        &self.inner.identity
     }
 
     /// Whether this store is on PostgreSQL.

@@ -226,6 +226,14 @@ impl PgBackend {
         Ok(())
     }
 
+    pub(crate) async fn identity(&self) -> Result<String, StoreError> {
+        let id: Uuid = sqlx::query_scalar("SELECT id FROM store_identity")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("read the store's identity"))?;
+        Ok(id.simple().to_string())
+    }
+
     pub(crate) async fn head(&self) -> Result<Position, StoreError> {
         let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
             .fetch_one(&self.pool)

@@ -198,6 +198,13 @@ impl SqliteBackend {
         Ok(())
     }
 
+    pub(crate) async fn identity(&self) -> Result<String, StoreError> {
+        sqlx::query_scalar("SELECT id FROM store_identity")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("read the store's identity"))
+    }
+
     pub(crate) async fn head(&self) -> Result<Position, StoreError> {
         let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
             .fetch_one(&self.pool)

@@ -339,6 +339,8 @@ async fn a_subscription_catches_up_then_follows_live(
 }
 
 async fn checkpoints_and_leases(store: EventStore, _clock: ManualClock) -> Result {
+    assert_eq!(store.identity().len(), 32, "{}", store.identity());
+    assert!(store.identity().chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(store.checkpoint("relay").await?, Position::START);
     store.save_checkpoint("relay", Position::new(42)).await?;
     store.save_checkpoint("relay", Position::new(4242)).await?;
