@@ -12,9 +12,10 @@ deploy/dev-services.sh
 export WHISTLE_TEST_ADMIN_URL=${WHISTLE_TEST_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 # Every test makes a database of its own (whistle_t_*); drop the ones earlier runs left.
+# Without FORCE: a database another test run is still using stays.
 leftovers=$(psql "$WHISTLE_TEST_ADMIN_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'whistle\_t\_%'" 2>/dev/null || true)
 for db in $leftovers; do
-    psql "$WHISTLE_TEST_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    psql "$WHISTLE_TEST_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
 done
 
 if cargo nextest --version >/dev/null 2>&1; then

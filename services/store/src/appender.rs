@@ -1,18 +1,19 @@
 //! Group commit: concurrent appends to different streams share one database write.
 //!
-//! Every append goes through a queue. Writer tasks take whatever is waiting (up to
-//! [`MAX_BATCH`] appends, never two to the same stream) and hand it to the backend as one
-//! batch: on PostgreSQL one statement, on SQLite one transaction. Each append in a batch
+//! Every append goes through a queue, chosen by its stream. Each writer task takes whatever
+//! is waiting in its queue (up to [`MAX_BATCH`] appends, never two to the same stream) and
+//! hands it to the backend as one batch: on PostgreSQL one statement, on SQLite one transaction. Each append in a batch
 //! keeps its own optimistic-concurrency check and its own all-or-nothing result, and its
 //! caller hears back only after the batch is committed, so an acknowledged append is
 //! durable exactly as before. What changes is the cost: one round trip, one commit and
 //! one WAL flush for many commands instead of one each.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{NewEvent, RecordedEvent, StoreError, stream_name};
 
@@ -51,58 +52,65 @@ pub(crate) trait BatchWriter: Clone + Send + Sync + 'static {
 
 type Queued = (AppendRequest, oneshot::Sender<AppendResult>);
 
-/// The queue in front of the backend's writers.
+/// The queues in front of the backend's writers: one per writer, and every append to a
+/// stream goes to the same writer, so one stream is never in two batches in flight (two
+/// would race each other and make a whole batch fall back to one append at a time).
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
-    queue: mpsc::Sender<Queued>,
+    queues: Vec<mpsc::Sender<Queued>>,
     describe: String,
 }
 
 impl Appender {
     /// Starts `writers` writer tasks on the current runtime. They stop when the last
-    /// handle to this appender is dropped.
-    pub(crate) fn start<W: BatchWriter>(backend: W, writers: usize) -> Self {
-        let (queue, receiver) = mpsc::channel::<Queued>(MAX_BATCH * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..writers.max(1) {
-            tokio::spawn(write_loop(backend.clone(), receiver.clone()));
-        }
+    /// handle to this appender is dropped. A batch that takes longer than `timeout` is
+    /// given up, and its appends are reported with an unknown outcome.
+    pub(crate) fn start<W: BatchWriter>(backend: W, writers: usize, timeout: Duration) -> Self {
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (queue, receiver) = mpsc::channel::<Queued>(MAX_BATCH * 2);
+                tokio::spawn(write_loop(backend.clone(), receiver, timeout));
+                queue
+            })
+            .collect();
         Self {
-            queue,
+            queues,
             describe: backend.describe().to_owned(),
         }
     }
 
     /// Queues an append and waits for its result.
     pub(crate) async fn append(&self, request: AppendRequest) -> AppendResult {
-        let stopped = || StoreError::Stopped {
+        let stopped = StoreError::Stopped {
             store: self.describe.clone(),
             stream: request.stream(),
         };
-        let stopped_error = stopped();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&request.stream_type, &request.stream_id).hash(&mut hasher);
+        let writer = usize::try_from(hasher.finish() % self.queues.len() as u64).unwrap_or(0);
         let (reply, answer) = oneshot::channel();
-        if self.queue.send((request, reply)).await.is_err() {
-            return Err(stopped_error);
+        if self.queues[writer].send((request, reply)).await.is_err() {
+            return Err(stopped);
         }
-        answer.await.unwrap_or(Err(stopped_error))
+        answer.await.unwrap_or(Err(stopped))
     }
 }
 
-async fn write_loop<W: BatchWriter>(backend: W, receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
+async fn write_loop<W: BatchWriter>(
+    backend: W,
+    mut receiver: mpsc::Receiver<Queued>,
+    timeout: Duration,
+) {
     loop {
         let mut waiting = Vec::new();
-        {
-            // One writer gathers at a time; the others write their batches meanwhile.
-            let mut receiver = receiver.lock().await;
-            match receiver.recv().await {
-                Some(first) => waiting.push(first),
-                None => return,
-            }
-            while waiting.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => waiting.push(next),
-                    Err(_) => break,
-                }
+        match receiver.recv().await {
+            Some(first) => waiting.push(first),
+            None => return,
+        }
+        while waiting.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => waiting.push(next),
+                Err(_) => break,
             }
         }
         // Two appends to one stream in one batch would race each other inside it: the
@@ -113,14 +121,28 @@ async fn write_loop<W: BatchWriter>(backend: W, receiver: Arc<Mutex<mpsc::Receiv
                 .into_iter()
                 .partition(|(r, _)| streams.insert((r.stream_type.clone(), r.stream_id.clone())));
             waiting = later;
-            // Every batch takes its streams' index locks in the same order, so two batches
-            // in flight at once cannot deadlock each other on PostgreSQL.
+            // Every batch takes its streams' index locks in the same order, so batches of
+            // two processes cannot deadlock each other on PostgreSQL.
             let mut now = now;
             now.sort_by(|(a, _), (b, _)| {
                 (&a.stream_type, &a.stream_id).cmp(&(&b.stream_type, &b.stream_id))
             });
             let (requests, replies): (Vec<AppendRequest>, Vec<_>) = now.into_iter().unzip();
-            let results = backend.write_batch(&requests).await;
+            let results = match tokio::time::timeout(timeout, backend.write_batch(&requests)).await
+            {
+                Ok(results) => results,
+                // The statement may still commit on the server: say so, never "not written".
+                Err(_) => requests
+                    .iter()
+                    .map(|r| {
+                        Err(StoreError::OutcomeUnknown {
+                            store: backend.describe().to_owned(),
+                            stream: r.stream(),
+                            cause: format!("no answer from the database within {timeout:?}"),
+                        })
+                    })
+                    .collect(),
+            };
             for (reply, result) in replies.into_iter().zip(results) {
                 // A caller that stopped waiting has nothing to hear; its append stands or
                 // not exactly as the batch decided.

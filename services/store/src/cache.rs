@@ -8,14 +8,15 @@
 //! Trusting a cached state is safe because of optimistic concurrency: a state that is stale
 //! (another process or task appended since) makes the append fail with a conflict, the
 //! entry is evicted, and the retry loads the stream from the log. A decision made on a
-//! stale state is never recorded.
+//! stale state is never recorded. A *rejection* appends nothing, so it is checked the other
+//! way: the executor evicts the entry ([`CacheHandle`]) and decides once more from the log.
 //!
 //! This is not a cqrs-es snapshot store (those apply each new event a second time to the
 //! stored state in 0.5.0): the state cached after a commit is the aggregate exactly as the
 //! command left it, with each event applied once, by the command's own event sink.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope};
@@ -28,8 +29,33 @@ pub struct CachedEventStore<A: Aggregate + Clone> {
     inner: PersistedEventStore<EventStore, A>,
     // A plain map, bounded: when full, an arbitrary entry makes room. Hit rates matter
     // far less than never serving a state newer writers have not checked.
-    cache: Mutex<HashMap<String, (A, usize)>>,
+    cache: Arc<Mutex<HashMap<String, (A, usize)>>>,
     capacity: usize,
+}
+
+/// Lets the command executor evict one aggregate from the cache. A command the aggregate
+/// *rejects* appends nothing, so no version check catches a stale state behind the
+/// rejection: the executor evicts and decides once more from the log.
+#[derive(Clone)]
+pub struct CacheHandle<A> {
+    cache: Arc<Mutex<HashMap<String, (A, usize)>>>,
+}
+
+impl<A> std::fmt::Debug for CacheHandle<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheHandle")
+    }
+}
+
+impl<A> CacheHandle<A> {
+    /// Evicts `id`; true when it was cached (so the last decision may have used it).
+    pub fn forget(&self, id: &str) -> bool {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+            .is_some()
+    }
 }
 
 impl<A: Aggregate + Clone> std::fmt::Debug for CachedEventStore<A> {
@@ -47,8 +73,15 @@ impl<A: Aggregate + Clone> CachedEventStore<A> {
         Self {
             // Events only: no snapshot store.
             inner: PersistedEventStore::new_event_store(store),
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::default(),
             capacity,
+        }
+    }
+
+    /// A handle that evicts entries of this cache.
+    pub fn handle(&self) -> CacheHandle<A> {
+        CacheHandle {
+            cache: self.cache.clone(),
         }
     }
 

@@ -4,14 +4,28 @@
 /// append that was waiting in it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The database cannot be reached. Nothing was written.
+    /// No connection to the database could be had (it is down, or every connection is busy).
+    /// Nothing was written.
     #[error(
-        "the event store ({store}) is unreachable ({cause}). Nothing was written; check that the database is running and that DATABASE_URL points at it, then retry"
+        "the event store ({store}) is unreachable or overloaded ({cause}). Nothing was written; check that the database is running and that DATABASE_URL points at it, then retry"
     )]
     Unavailable {
         /// The store, described without secrets.
         store: String,
         /// The driver's error, rendered (in the message, not a `source`, so it is printed once).
+        cause: String,
+    },
+    /// The append was sent but no answer came back (the connection broke, or the database
+    /// took too long): it may or may not have been recorded.
+    #[error(
+        "the event store ({store}) did not confirm the append to {stream} ({cause}); it may or may not have been recorded: read the stream before retrying"
+    )]
+    OutcomeUnknown {
+        /// The store, described without secrets.
+        store: String,
+        /// The stream, as `Type-id`.
+        stream: String,
+        /// What happened.
         cause: String,
     },
     /// Another writer appended to the stream first (optimistic concurrency).

@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use whistle_clock::Clock;
 use whistle_events::{EventId, EventMetadata};
 
-pub use cache::CachedEventStore;
+pub use cache::{CacheHandle, CachedEventStore};
 pub use codec::{CodecError, EventCodec};
 pub use error::StoreError;
 pub use lease::Lease;
@@ -148,6 +148,9 @@ pub struct StoreConfig {
     /// Writer tasks that commit batches of concurrent appends (PostgreSQL; SQLite always
     /// has one writer).
     pub append_writers: usize,
+    /// How long an append may wait for the database's answer once sent; past it the append
+    /// is reported with an unknown outcome (the server may still commit it).
+    pub append_timeout: Duration,
 }
 
 impl Default for StoreConfig {
@@ -159,6 +162,7 @@ impl Default for StoreConfig {
             acquire_timeout: Duration::from_secs(5),
             poll_interval: Duration::from_millis(50),
             append_writers: 4,
+            append_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -221,9 +225,13 @@ impl EventStore {
             Backend::Sqlite(lite) => lite.identity().await?,
         };
         let appender = match &backend {
-            Backend::Postgres(pg) => appender::Appender::start(pg.clone(), config.append_writers),
+            Backend::Postgres(pg) => {
+                appender::Appender::start(pg.clone(), config.append_writers, config.append_timeout)
+            }
             // SQLite lets one writer in at a time: more writer tasks would only wait.
-            Backend::Sqlite(lite) => appender::Appender::start(lite.clone(), 1),
+            Backend::Sqlite(lite) => {
+                appender::Appender::start(lite.clone(), 1, config.append_timeout)
+            }
         };
         let (appended, _) = watch::channel(0);
         Ok(Self {

@@ -73,6 +73,29 @@ impl PgBackend {
         move |e| StoreError::from_sqlx(&self.describe, operation, e)
     }
 
+    /// An error once an append is on the wire: a connection that broke now leaves the
+    /// append's outcome unknown (the server may have committed it), never "not written".
+    fn after_send(&self, stream: String, cause: sqlx::Error) -> StoreError {
+        match StoreError::from_sqlx(&self.describe, "append events", cause) {
+            StoreError::Unavailable { cause, .. } => StoreError::OutcomeUnknown {
+                store: self.describe.clone(),
+                stream,
+                cause,
+            },
+            other => other,
+        }
+    }
+
+    /// The committed append's result could not be read: it was written, but where is not
+    /// known here.
+    fn unreadable_result(&self, stream: String, cause: sqlx::Error) -> StoreError {
+        StoreError::OutcomeUnknown {
+            store: self.describe.clone(),
+            stream,
+            cause: format!("its result could not be read: {cause}"),
+        }
+    }
+
     /// Appends one request on its own: the path for a batch the database refused as a
     /// whole, so each append gets its own precise answer.
     async fn append_one(&self, request: &AppendRequest) -> AppendResult {
@@ -98,6 +121,12 @@ impl PgBackend {
             stream: stream_name(stream_type, stream_id),
             reason: format!("expected version {expected} is out of range"),
         })?;
+        // Taking the connection first: a failure here means nothing was sent.
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(self.err("get a connection to append"))?;
         // One statement, so one implicit transaction: all events or none. The WHERE clause
         // refuses a stale or gapped expected version among committed events; the unique
         // constraint refuses a concurrent writer of the same version.
@@ -118,8 +147,9 @@ impl PgBackend {
         .bind(expected_i64)
         .bind(Json(batch_json(events)))
         .bind(recorded_at)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *connection)
         .await;
+        drop(connection);
         let rows = match result {
             Ok(rows) => rows,
             Err(sqlx::Error::Database(db))
@@ -128,19 +158,16 @@ impl PgBackend {
             {
                 return Err(self.conflict(stream_type, stream_id, expected).await);
             }
-            Err(e) => return Err(self.err("append events")(e)),
+            Err(e) => return Err(self.after_send(stream_name(stream_type, stream_id), e)),
         };
         if rows.is_empty() {
             return Err(self.conflict(stream_type, stream_id, expected).await);
         }
         let mut recorded = Vec::with_capacity(rows.len());
         for (row, event) in rows.iter().zip(events) {
-            let position: i64 = row
-                .try_get("position")
-                .map_err(self.err("read append result"))?;
-            let version: i64 = row
-                .try_get("stream_version")
-                .map_err(self.err("read append result"))?;
+            let unreadable = |e| self.unreadable_result(stream_name(stream_type, stream_id), e);
+            let position: i64 = row.try_get("position").map_err(unreadable)?;
+            let version: i64 = row.try_get("stream_version").map_err(unreadable)?;
             recorded.push(RecordedEvent {
                 position: Position::new(u64::try_from(position).unwrap_or_default()),
                 event_id: event.event_id,
@@ -343,6 +370,14 @@ impl BatchWriter for PgBackend {
             }
             return results;
         }
+        // Taking the connection first: a failure here means nothing was sent.
+        let mut connection = match self.pool.acquire().await {
+            Ok(connection) => connection,
+            Err(cause) => {
+                let error = self.err("get a connection to append")(cause);
+                return batch.iter().map(|_| Err(error.clone())).collect();
+            }
+        };
         let outcome = sqlx::query(
             "INSERT INTO events (position, event_id, stream_type, stream_id, stream_version, \
                                  event_type, event_version, payload, metadata, recorded_at) \
@@ -358,15 +393,28 @@ impl BatchWriter for PgBackend {
              RETURNING position, event_id",
         )
         .bind(Json(serde_json::Value::Array(rows)))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *connection)
         .await;
+        drop(connection);
         let written = match outcome {
             Ok(written) => written,
             Err(cause) => {
-                let error = StoreError::from_sqlx(&self.describe, "append events", cause);
-                if matches!(error, StoreError::Unavailable { .. }) {
-                    return batch.iter().map(|_| Err(error.clone())).collect();
+                let error = self.after_send(String::new(), cause);
+                if let StoreError::OutcomeUnknown { store, cause, .. } = error {
+                    return batch
+                        .iter()
+                        .map(|r| {
+                            Err(StoreError::OutcomeUnknown {
+                                store: store.clone(),
+                                stream: r.stream(),
+                                cause: cause.clone(),
+                            })
+                        })
+                        .collect();
                 }
+                // The statement failed as a whole (a concurrent writer of the same version,
+                // a reused event id): nothing of it was written; each append alone gets its
+                // own exact answer.
                 let mut results = Vec::with_capacity(batch.len());
                 for request in batch {
                     results.push(self.append_one(request).await);
@@ -380,7 +428,18 @@ impl BatchWriter for PgBackend {
                 row.try_get::<i64, _>("position"),
                 row.try_get::<Uuid, _>("event_id"),
             ) else {
-                continue;
+                // Committed, but which append got which position is not known: say so
+                // rather than report a conflict for an append that was written.
+                return batch
+                    .iter()
+                    .map(|r| {
+                        Err(StoreError::OutcomeUnknown {
+                            store: self.describe.clone(),
+                            stream: r.stream(),
+                            cause: "the database's answer could not be read".to_owned(),
+                        })
+                    })
+                    .collect();
             };
             positions.insert(
                 event_id,

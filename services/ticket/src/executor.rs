@@ -8,7 +8,7 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework, EventStore as _};
 use whistle_clock::Clock;
 use whistle_events::{EventMetadata, TicketEvent, TicketId};
-use whistle_store::{CachedEventStore, EventStore};
+use whistle_store::{CacheHandle, CachedEventStore, EventStore, StoreError};
 
 use crate::aggregate::{Ticket, TicketServices};
 use crate::codec::TicketCodec;
@@ -22,7 +22,8 @@ pub const DEFAULT_ATTEMPTS: u32 = 5;
 /// How many ticket states a process keeps in memory between commands.
 pub const DEFAULT_CACHED_TICKETS: usize = 10_000;
 
-/// Why a command did not take effect. In every case nothing was written.
+/// Why a command did not take effect. Nothing was written, except where
+/// [`CommandError::OutcomeUnknown`] says it may have been.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The ticket refused the command.
@@ -38,9 +39,13 @@ pub enum CommandError {
         /// How many times it was tried.
         attempts: u32,
     },
-    /// The event store cannot be reached.
+    /// The event store cannot be reached. Nothing was written.
     #[error("{0}")]
     Unavailable(String),
+    /// The command's events were sent but not confirmed: they may or may not be recorded.
+    /// Read the ticket's timeline before trying again.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// A stored event of the ticket cannot be read (unknown type or version, bad payload).
     #[error("{0}")]
     Unreadable(String),
@@ -55,7 +60,10 @@ impl CommandError {
             AggregateError::UserError(e) => Self::Rejected(e),
             AggregateError::DatabaseConnectionError(e) => Self::Unavailable(e.to_string()),
             AggregateError::DeserializationError(e) => Self::Unreadable(e.to_string()),
-            AggregateError::UnexpectedError(e) => Self::Store(e.to_string()),
+            AggregateError::UnexpectedError(e) => match e.downcast_ref::<StoreError>() {
+                Some(StoreError::OutcomeUnknown { .. }) => Self::OutcomeUnknown(e.to_string()),
+                _ => Self::Store(e.to_string()),
+            },
             // Handled by the retry loop; kept total in case a caller maps one directly.
             AggregateError::AggregateConflict => Self::Store(
                 "the ticket changed while the command ran; nothing was written, retry".into(),
@@ -67,6 +75,7 @@ impl CommandError {
 /// The one way to change a ticket.
 pub struct Tickets {
     cqrs: CqrsFramework<Ticket, CachedEventStore<Ticket>>,
+    cache: CacheHandle<Ticket>,
     events: PersistedEventStore<EventStore, Ticket>,
     store: EventStore,
     attempts: u32,
@@ -97,13 +106,12 @@ impl Tickets {
         );
         // Events only, no cqrs-es snapshot store (in 0.5.0 they apply every event twice);
         // the cache in front is safe because every append checks the stream's version.
-        let cqrs = CqrsFramework::new(
-            CachedEventStore::new(store.clone(), cached),
-            vec![],
-            TicketServices { clock },
-        );
+        let events = CachedEventStore::new(store.clone(), cached);
+        let cache = events.handle();
+        let cqrs = CqrsFramework::new(events, vec![], TicketServices { clock });
         Self {
             cqrs,
+            cache,
             events: PersistedEventStore::new_event_store(store.clone()),
             store,
             attempts: DEFAULT_ATTEMPTS,
@@ -136,13 +144,26 @@ impl Tickets {
         }
         let id = ticket.to_string();
         let map = metadata.to_map();
-        for attempt in 1..=self.attempts {
+        let mut attempt = 0;
+        let mut decided_from_log = false;
+        while attempt < self.attempts {
+            attempt += 1;
             match self
                 .cqrs
                 .execute_with_metadata(&id, command.clone(), map.clone())
                 .await
             {
                 Ok(()) => return Ok(()),
+                // A rejection appends nothing, so no version check vouches for the state it
+                // was decided on: if that state came from the cache, decide once more from
+                // the log (this does not use up an attempt).
+                Err(AggregateError::UserError(_))
+                    if !decided_from_log && self.cache.forget(&id) =>
+                {
+                    tracing::debug!("rejected on a cached state, deciding again from the log");
+                    decided_from_log = true;
+                    attempt -= 1;
+                }
                 Err(AggregateError::AggregateConflict) if attempt < self.attempts => {
                     tracing::debug!(attempt, "concurrency conflict, retrying");
                     tokio::time::sleep(Duration::from_millis(2 * u64::from(attempt))).await;

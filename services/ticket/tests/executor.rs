@@ -270,6 +270,57 @@ async fn a_stale_cached_ticket_never_decides(store: EventStore) -> Result {
     Ok(())
 }
 
+/// The other way round: the first process's stale copy says the summons is not claimed
+/// yet, but the holder's progress note is valid on the log. A rejection appends nothing, so
+/// no version check would catch it: the executor must decide again from the log.
+async fn a_stale_cached_ticket_never_rejects_a_valid_command(store: EventStore) -> Result {
+    let first = Tickets::new(store.clone(), clock());
+    let second = Tickets::new(store.clone(), clock());
+    let t = whistled(&first).await?;
+    second
+        .execute(
+            t,
+            C::ReportIn {
+                department: dept("zhujian"),
+                liaison: liaison("zhujian-wang"),
+            },
+            &by("zhujian-wang"),
+        )
+        .await?;
+    first
+        .execute(
+            t,
+            C::NoteProgress {
+                department: dept("zhujian"),
+                liaison: liaison("zhujian-wang"),
+                note: text("已到现场"),
+                on_site: true,
+            },
+            &by("zhujian-wang"),
+        )
+        .await?;
+    // A command that really is invalid is still refused, with the reason from the log.
+    let err = first
+        .execute(
+            t,
+            C::ReportIn {
+                department: dept("chengguan"),
+                liaison: liaison("chengguan-qian"),
+            },
+            &by("chengguan-qian"),
+        )
+        .await;
+    assert!(
+        matches!(
+            err,
+            Err(CommandError::Rejected(TicketError::NotSummoned(_)))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.stream_version("Ticket", &t.to_string()).await?, 6);
+    Ok(())
+}
+
 /// With one attempt, a command on a stale cached ticket reports the conflict clearly and
 /// writes nothing.
 async fn conflicts_are_retried_a_bounded_number_of_times(store: EventStore) -> Result {
@@ -495,6 +546,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     a_whole_life_is_recorded_with_actors,
     a_stale_cached_ticket_never_decides,
+    a_stale_cached_ticket_never_rejects_a_valid_command,
     conflicts_are_retried_a_bounded_number_of_times,
     a_ticket_cannot_merge_into_itself,
     unknown_and_malformed_ticket_events_are_named,
