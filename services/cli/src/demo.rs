@@ -81,14 +81,10 @@ pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
         start,
     };
 
-    let drain = demo
+    let (drain, duplicate) = demo
         .blocked_drain()
         .await
-        .context("demo ticket: blocked drain at 红旗里")?;
-    let duplicate = demo
-        .duplicate_call(drain)
-        .await
-        .context("demo ticket: duplicate call at 红旗里")?;
+        .context("demo tickets: blocked drain at 红旗里, and a duplicate call")?;
     let stories = [
         drain,
         duplicate,
@@ -215,9 +211,10 @@ impl Demo<'_> {
         codes.iter().map(|c| id(c)).collect()
     }
 
-    /// 文化路街道红旗里社区: a blocked drain, called up, whistle to 住建 and 环卫; 环卫
-    /// declines, 住建 clears it; the resident is satisfied.
-    async fn blocked_drain(&self) -> anyhow::Result<TicketId> {
+    /// 文化路街道红旗里社区: a blocked drain, called up, whistle to 住建 and 环卫; a
+    /// neighbour's duplicate call is merged into it; 环卫 declines, 住建 clears it; the
+    /// resident is satisfied.
+    async fn blocked_drain(&self) -> anyhow::Result<(TicketId, TicketId)> {
         let source = SourceSystem::parse("hotline-12345")?;
         let external = ExternalId::parse(format!("12345-{}", uuid::Uuid::new_v4().simple()))?;
         let t = TicketId::for_external(&source, &external);
@@ -275,6 +272,10 @@ impl Demo<'_> {
             },
         )
         .await?;
+        // Meanwhile a neighbour calls about the same flooding.
+        let resume = self.clock.now();
+        let duplicate = self.duplicate_call(t).await?;
+        self.clock.set(resume);
         self.step(
             t,
             9,
@@ -350,13 +351,14 @@ impl Demo<'_> {
             },
         )
         .await?;
-        Ok(t)
+        Ok((t, duplicate))
     }
 
-    /// A second caller about the same flooding at 红旗里; merged into the first ticket.
+    /// A second caller about the same flooding at 红旗里, while the street works on the first
+    /// ticket: the survivor records the duplicate, then the duplicate is merged into it.
     async fn duplicate_call(&self, into: TicketId) -> anyhow::Result<TicketId> {
         let t = TicketId::new_random();
-        self.begin(14);
+        self.begin(43);
         self.step(
             t,
             0,
@@ -390,10 +392,11 @@ impl Demo<'_> {
             },
         )
         .await?;
-        // The survivor is closed by now, so the merge is recorded on the duplicate only.
+        self.step(into, 4, "wenhualu-dispatch", C::AbsorbDuplicate { from: t })
+            .await?;
         self.step(
             t,
-            6,
+            0,
             "wenhualu-dispatch",
             C::MergeInto {
                 into,

@@ -10,6 +10,16 @@ async fn main() -> ExitCode {
     whistle::telemetry::init(&cli.log);
     match whistle::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`whistle log | head`): not a failure.
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             // `{:#}` prints the whole cause chain on one line: what failed and why.
             eprintln!("whistle: {error:#}");

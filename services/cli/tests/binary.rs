@@ -74,10 +74,10 @@ fn check_demo(database_url: Option<&str>) {
         .collect();
     assert_eq!(stdout(&again).lines().collect::<Vec<_>>(), block);
 
-    // The log holds every event: 11 + 3 + 6 + 19 + 12.
+    // The log holds every event: 12 + 3 + 6 + 19 + 12.
     let log = whistle(&["log"], database_url, &sqlite);
     assert!(log.status.success());
-    assert_eq!(stdout(&log).lines().count(), 51);
+    assert_eq!(stdout(&log).lines().count(), 52);
 }
 
 #[test]

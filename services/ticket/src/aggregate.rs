@@ -505,7 +505,23 @@ impl Ticket {
                     _ => TicketEvent::Closed(Closed { reason }),
                 }
             }
-            C::MergeInto { into, reason } => TicketEvent::MergedInto(MergedInto { into, reason }),
+            C::MergeInto { into, reason } => {
+                if self.stage == Stage::Resolved {
+                    return Err(self.wrong_stage("merge into another ticket"));
+                }
+                // A merged ticket only reads: departments still at work on it would be
+                // stranded, unable to report.
+                let at_work: Vec<DepartmentId> = self
+                    .summonses
+                    .iter()
+                    .filter(|(_, s)| s.is_open())
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                if !at_work.is_empty() {
+                    return Err(TicketError::SummonsOpen(at_work));
+                }
+                TicketEvent::MergedInto(MergedInto { into, reason })
+            }
             C::AbsorbDuplicate { from } => {
                 if self.merged_from.contains(&from) {
                     return Ok(vec![]);

@@ -133,6 +133,12 @@ pub enum TicketError {
         "the resident reported the problem unsolved or is not satisfied; reopen the ticket instead of closing it"
     )]
     UnsatisfiedFeedback,
+    /// Departments are still at work on the duplicate.
+    #[error(
+        "cannot merge: {} still at work on this ticket; let them finish or decline, or merge the other ticket into this one",
+        list(.0)
+    )]
+    SummonsOpen(Vec<DepartmentId>),
     /// A ticket cannot merge into itself.
     #[error("a ticket cannot be merged into itself; name the ticket it duplicates")]
     SelfMerge,

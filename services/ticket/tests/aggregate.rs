@@ -1673,10 +1673,36 @@ fn a_closed_ticket_can_only_be_read() {
 
 #[test]
 fn a_duplicate_is_merged_into_the_ticket_that_carries_on() {
-    whistled(&["zhujian"], "zhujian")
+    received(Urgency::Minor)
+        .acknowledged()
         .given()
         .when(cmd::merge_into(ticket(2)))
         .then_expect_events(vec![ev::merged_into(ticket(2))]);
+    // Departments that finished or declined are not stranded by the merge.
+    whistled(&["zhujian", "huanwei"], "zhujian")
+        .reported_in("zhujian")
+        .finished("zhujian")
+        .declined("huanwei")
+        .given()
+        .when(cmd::merge_into(ticket(2)))
+        .then_expect_events(vec![ev::merged_into(ticket(2))]);
+}
+
+#[test]
+fn a_ticket_with_departments_at_work_is_not_merged_away() {
+    whistled(&["zhujian", "huanwei"], "zhujian")
+        .reported_in("zhujian")
+        .given()
+        .when(cmd::merge_into(ticket(2)))
+        .then_expect_error(TicketError::SummonsOpen(depts(&["huanwei", "zhujian"])));
+}
+
+#[test]
+fn a_resolved_ticket_is_not_merged_away() {
+    resolved_by_zhujian()
+        .given()
+        .when(cmd::merge_into(ticket(2)))
+        .then_expect_error(wrong_stage("merge into another ticket", "resolved"));
 }
 
 #[test]
