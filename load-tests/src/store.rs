@@ -56,6 +56,9 @@ pub struct StoreArgs {
     /// Tickets (and baseline clients) in parallel.
     #[arg(long, default_value_t = 32)]
     clients: u32,
+    /// The store's append writers on PostgreSQL (default: the store's own default).
+    #[arg(long)]
+    writers: Option<usize>,
     /// The PostgreSQL database to use (created if missing). Point it at a scratch
     /// database: the benchmark leaves its events and its baseline table there.
     #[arg(
@@ -76,10 +79,12 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
     let (name, store, baseline): (&str, EventStore, Baseline) = match args.backend {
         Backend::Postgres => {
             ensure_database(&args.database_url).await?;
+            let defaults = StoreConfig::default();
             let store = open(StoreConfig {
                 database_url: Some(args.database_url.clone()),
                 max_connections: clients,
-                ..StoreConfig::default()
+                append_writers: args.writers.unwrap_or(defaults.append_writers),
+                ..defaults
             })
             .await?;
             (
