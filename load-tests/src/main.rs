@@ -4,7 +4,9 @@
 //!
 //! `cargo run --release -p load-tests -- store --backend postgres [--quick]`
 //! `cargo run --release -p load-tests -- store --backend sqlite [--quick]`
+//! `cargo run --release -p load-tests -- relay [--quick]`
 
+mod relay;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -22,11 +24,15 @@ enum Benchmark {
     /// Ticket commands per second through the aggregate and the event store, against
     /// plain single-row inserts on the same database.
     Store(store::StoreArgs),
+    /// Relay events per second from the log to JetStream, against a raw pipelined
+    /// JetStream publish with message ids.
+    Relay(relay::RelayArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().benchmark {
         Benchmark::Store(args) => store::run(args).await,
+        Benchmark::Relay(args) => relay::run(args).await,
     }
 }

@@ -7,9 +7,10 @@
 //!   `tickets.<district>.<street>.<EventType>`, each message with `Nats-Msg-Id` = the event
 //!   id, `Event-Type`, `Event-Version`, `Whistle-Position`, `Whistle-Stream`,
 //!   `Whistle-Store` (the event store's identity) and the event's `traceparent`; the body is
-//!   a [`PublishedEvent`]. A stream holding another store's events is refused.
-//! - **Exactly once**: publishes are pipelined a batch at a time, and the checkpoint moves
-//!   only after every ack of the batch. After a crash, the relay starts again from the later
+//!   a [`PublishedEvent`](whistle_events::subjects::PublishedEvent). A stream holding another store's events is refused.
+//! - **Exactly once**: publishes are pipelined, up to four batches in flight while the next
+//!   ones are read; the checkpoint moves (every half second, and when the log is idle) only
+//!   to a batch whose acks, and all earlier ones, have arrived. After a crash, the relay starts again from the later
 //!   of its checkpoint and the `Whistle-Position` of the last message already in the stream
 //!   (one connection keeps publish order), so nothing is published twice even beyond
 //!   JetStream's deduplication window. After a batch that failed part way inside a running
@@ -18,17 +19,16 @@
 //!   on a connection of its own) while it publishes. A second instance waits, and takes over
 //!   when the first dies. A relay that loses its lease connection stops publishing at once.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, stream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use whistle_events::subjects::{
-    PublishedEvent, TICKETS_PREFIX, UNKNOWN_TOKEN, headers, ticket_event_subject,
-};
+use whistle_events::subjects::{TICKETS_PREFIX, UNKNOWN_TOKEN, headers, ticket_event_subject};
 use whistle_events::{TicketEvent, metadata};
 use whistle_store::{EventStore, Position, RecordedEvent};
 
@@ -91,6 +91,32 @@ pub struct Relay {
     // its window) drops what was already stored.
     batch_failed: bool,
 }
+
+/// [`whistle_events::subjects::PublishedEvent`] serialized from borrowed fields, so publishing clones no payload.
+/// Same field names and order; the relay's tests read every body back as a
+/// `PublishedEvent`.
+#[derive(serde::Serialize)]
+struct PublishedEventRef<'a> {
+    position: u64,
+    event_id: &'a whistle_events::EventId,
+    stream_type: &'a str,
+    stream_id: &'a str,
+    stream_version: u64,
+    event_type: &'a str,
+    event_version: &'a str,
+    recorded_at: &'a chrono::DateTime<chrono::Utc>,
+    metadata: &'a HashMap<String, String>,
+    payload: &'a serde_json::Value,
+}
+
+/// Batches sent before the relay waits for the acks of the oldest.
+const MAX_BATCHES_IN_FLIGHT: usize = 4;
+/// How long the relay waits for new events before it settles the acks in flight.
+const IDLE_FLUSH: Duration = Duration::from_millis(20);
+/// How often the checkpoint is saved while events flow.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the lease's connection is checked while events flow.
+const LEASE_CHECK: Duration = Duration::from_millis(200);
 
 /// How many ticket locations the relay remembers before it starts over (each costs one read
 /// of the ticket's first event to learn again).
@@ -179,15 +205,40 @@ impl Relay {
         };
         tracing::info!(%checkpoint, %published, %resume, "relay resumes");
         let mut subscription = self.store.subscribe(resume);
+        // Batches sent and not yet acknowledged, oldest first, with the last position of
+        // each: while their acks travel, the next batches are read and sent.
+        let mut in_flight: VecDeque<(Position, Vec<PublishAckFuture>)> = VecDeque::new();
+        let mut acknowledged: Option<Position> = None;
+        let mut saved_at = Instant::now();
+        let mut lease_checked_at = Instant::now();
         loop {
-            let batch = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                batch = subscription.next_batch(self.config.batch) => batch?,
+            // With acks outstanding, wait only briefly for new events: an idle log must not
+            // leave acks (and their errors) and the checkpoint waiting.
+            let wait = if in_flight.is_empty() {
+                Duration::MAX
+            } else {
+                IDLE_FLUSH
             };
-            if !lease.is_held().await {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => {
+                    self.settle(&mut in_flight, &mut acknowledged).await?;
+                    return self.save(acknowledged).await;
+                }
+                batch = tokio::time::timeout(wait, subscription.next_batch(self.config.batch)) => batch,
+            };
+            let Ok(batch) = next else {
+                self.settle(&mut in_flight, &mut acknowledged).await?;
+                self.save(acknowledged.take()).await?;
+                saved_at = Instant::now();
+                continue;
+            };
+            let batch = batch?;
+            if lease_checked_at.elapsed() >= LEASE_CHECK && {
+                lease_checked_at = Instant::now();
+                !lease.is_held().await
+            } {
                 anyhow::bail!("lost the relay lease (its database connection broke)");
             }
-            // Pipelined: send the whole batch, then wait for the acks.
             self.batch_failed = true;
             let mut acks = Vec::with_capacity(batch.len());
             for event in &batch {
@@ -201,18 +252,48 @@ impl Relay {
                     })?;
                 acks.push(ack);
             }
-            for (ack, event) in acks.into_iter().zip(&batch) {
-                ack.await.with_context(|| {
-                    format!("JetStream did not acknowledge position {}", event.position)
-                })?;
-            }
-            self.batch_failed = false;
             if let Some(last) = batch.last() {
-                self.store
-                    .save_checkpoint(&self.config.name, last.position)
-                    .await?;
+                in_flight.push_back((last.position, acks));
+            }
+            while in_flight.len() > MAX_BATCHES_IN_FLIGHT {
+                if let Some((last, acks)) = in_flight.pop_front() {
+                    await_acks(last, acks).await?;
+                    acknowledged = Some(last);
+                }
+            }
+            if in_flight.is_empty() {
+                self.batch_failed = false;
+            }
+            // The checkpoint only has to keep up roughly: on restart the relay also starts
+            // after the stream's last message.
+            if saved_at.elapsed() >= CHECKPOINT_EVERY {
+                self.save(acknowledged.take()).await?;
+                saved_at = Instant::now();
             }
         }
+    }
+
+    /// Waits for every batch in flight; afterwards nothing is outstanding.
+    async fn settle(
+        &mut self,
+        in_flight: &mut VecDeque<(Position, Vec<PublishAckFuture>)>,
+        acknowledged: &mut Option<Position>,
+    ) -> anyhow::Result<()> {
+        while let Some((last, acks)) = in_flight.pop_front() {
+            await_acks(last, acks).await?;
+            *acknowledged = Some(last);
+        }
+        self.batch_failed = false;
+        Ok(())
+    }
+
+    async fn save(&self, acknowledged: Option<Position>) -> anyhow::Result<()> {
+        if let Some(position) = acknowledged {
+            self.store
+                .save_checkpoint(&self.config.name, position)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn ensure_stream(&self) -> anyhow::Result<stream::Stream> {
@@ -255,17 +336,17 @@ impl Relay {
         if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
             map.insert(headers::TRACEPARENT, traceparent.as_str());
         }
-        let body = serde_json::to_vec(&PublishedEvent {
+        let body = serde_json::to_vec(&PublishedEventRef {
             position: event.position.get(),
-            event_id: event.event_id,
-            stream_type: event.stream_type.clone(),
-            stream_id: event.stream_id.clone(),
+            event_id: &event.event_id,
+            stream_type: &event.stream_type,
+            stream_id: &event.stream_id,
             stream_version: event.stream_version,
-            event_type: event.event_type.clone(),
-            event_version: event.event_version.clone(),
-            recorded_at: event.recorded_at,
-            metadata: event.metadata.clone(),
-            payload: event.payload.clone(),
+            event_type: &event.event_type,
+            event_version: &event.event_version,
+            recorded_at: &event.recorded_at,
+            metadata: &event.metadata,
+            payload: &event.payload,
         })?;
         Ok((subject, map, body.into()))
     }
@@ -303,6 +384,15 @@ impl Relay {
             .insert(event.stream_id.clone(), location.clone());
         Ok(location)
     }
+}
+
+async fn await_acks(last: Position, acks: Vec<PublishAckFuture>) -> anyhow::Result<()> {
+    for ack in acks {
+        ack.await.with_context(|| {
+            format!("JetStream did not acknowledge the batch ending at position {last}")
+        })?;
+    }
+    Ok(())
 }
 
 /// The log position of the last message in the stream (START when it is empty). A stream
