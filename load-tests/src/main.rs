@@ -7,6 +7,7 @@
 //! `cargo run --release -p load-tests -- relay [--quick]`
 
 mod relay;
+mod report;
 mod store;
 
 use clap::{Parser, Subcommand};

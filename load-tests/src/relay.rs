@@ -83,25 +83,12 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
     }
     drop(store);
     drop_database(&args.database_url, &database).await;
-    let (ours, baseline) = (
-        crate::store::median(&mut ours),
-        crate::store::median(&mut base),
-    );
-    let ratio = ours / baseline;
-    println!(
-        "median: ours {ours:.1} events/s, baseline {baseline:.1} messages/s, ratio {ratio:.3}"
-    );
-    println!(
-        "{}",
-        serde_json::json!({
-            "name": "relay",
-            "ours": (ours * 10.0).round() / 10.0,
-            "baseline": (baseline * 10.0).round() / 10.0,
-            "ratio": (ratio * 1000.0).round() / 1000.0,
-            "unit": "messages per second",
-            "events": events,
-            "rounds": rounds,
-        })
+    crate::report::print(
+        "relay",
+        ("events/s", "messages/s"),
+        ours,
+        base,
+        serde_json::json!({"unit": "messages per second", "events": events, "rounds": rounds}),
     );
     Ok(())
 }

@@ -128,35 +128,19 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
         base.push(b);
         ours.push(o);
     }
-    let (ours, baseline_rate) = (median(&mut ours), median(&mut base));
-    let ratio = ours / baseline_rate;
-    println!(
-        "median: ours {ours:.1} commands/s, baseline {baseline_rate:.1} inserts/s, ratio {ratio:.3}"
-    );
-    println!(
-        "{}",
+    crate::report::print(
+        name,
+        ("commands/s", "inserts/s"),
+        ours,
+        base,
         serde_json::json!({
-            "name": name,
-            "ours": (ours * 10.0).round() / 10.0,
-            "baseline": (baseline_rate * 10.0).round() / 10.0,
-            "ratio": (ratio * 1000.0).round() / 1000.0,
             "unit": "operations per second",
             "clients": clients,
             "rounds": rounds,
             "seconds_per_round": seconds,
-        })
+        }),
     );
     Ok(())
-}
-
-pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
 }
 
 async fn open(config: StoreConfig) -> anyhow::Result<EventStore> {
