@@ -20,7 +20,6 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 use clap::Args;
-use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use whistle_clock::SystemClock;
 use whistle_events::EventId;
@@ -95,12 +94,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
 
 async fn recreate_database(url: &str, name: &str) -> anyhow::Result<String> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL")?;
-    let mut admin = options
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .context("connecting to PostgreSQL")?;
+    let mut admin = crate::store::admin_connection(&options).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await?;
@@ -110,7 +104,7 @@ async fn recreate_database(url: &str, name: &str) -> anyhow::Result<String> {
 
 async fn drop_database(url: &str, name: &str) {
     if let Ok(options) = PgConnectOptions::from_str(url)
-        && let Ok(mut admin) = options.database("postgres").connect().await
+        && let Ok(mut admin) = crate::store::admin_connection(&options).await
     {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

@@ -147,18 +147,23 @@ async fn open(config: StoreConfig) -> anyhow::Result<EventStore> {
     Ok(EventStore::open(&config, Arc::new(SystemClock)).await?)
 }
 
+/// A connection to the server's `postgres` database, to create or drop benchmark databases.
+pub async fn admin_connection(options: &PgConnectOptions) -> anyhow::Result<sqlx::PgConnection> {
+    options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to PostgreSQL")
+}
+
 async fn ensure_database(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL")?;
     let name = options.get_database().unwrap_or("postgres").to_owned();
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("use a plain database name (letters, digits, _), not `{name}`");
     }
-    let mut admin = options
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .context("connecting to PostgreSQL")?;
+    let mut admin = admin_connection(&options).await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
