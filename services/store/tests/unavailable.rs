@@ -145,3 +145,54 @@ async fn a_database_url_of_another_kind_is_refused_with_the_fix() -> Result {
     );
     Ok(())
 }
+
+/// Holds `LOCK TABLE events IN EXCLUSIVE MODE` (inserts wait, reads go on) in a
+/// transaction of its own until dropped.
+async fn block_inserts(url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let mut blocker = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("BEGIN").execute(&mut blocker).await?;
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await?;
+    Ok(blocker)
+}
+
+/// An append that is sent but not answered in time is reported as possibly recorded, never
+/// as "nothing was written": here the server is still waiting to run it, and commits it
+/// once the lock goes.
+#[tokio::test]
+async fn an_unanswered_append_is_reported_as_possibly_recorded() -> Result {
+    let url = fresh_postgres_url().await?;
+    let store = EventStore::open(
+        &StoreConfig {
+            database_url: Some(url.clone()),
+            append_timeout: Duration::from_millis(300),
+            ..StoreConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let blocker = block_inserts(&url).await?;
+    let err = store
+        .append("Counter", "a", 0, vec![event()])
+        .await
+        .expect_err("no answer while inserts are blocked");
+    assert!(matches!(err, StoreError::OutcomeUnknown { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("Counter-a")
+            && text.contains("may or may not have been recorded")
+            && text.contains("read the stream before retrying"),
+        "{text}"
+    );
+    assert!(
+        !err.is_transient(),
+        "an unknown outcome is not blindly retryable"
+    );
+    drop(blocker);
+    // Either outcome is possible, and the stream says which: never half of it.
+    let version = store.stream_version("Counter", "a").await?;
+    assert!(version == 0 || version == 1, "{version}");
+    Ok(())
+}

@@ -520,6 +520,37 @@ async fn stored_events_decode_to_what_was_decided(store: EventStore) -> Result {
     Ok(())
 }
 
+/// Through the executor, an unanswered append is `CommandError::OutcomeUnknown`, and it is
+/// not retried on its own (a retry could record the command twice). Another session holds
+/// a lock that makes inserts wait (reads go on), so the append cannot be answered in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_command_is_reported_as_possibly_recorded() -> Result {
+    use sqlx::Connection;
+    let url = fresh_postgres_url().await?;
+    let config = StoreConfig {
+        database_url: Some(url.clone()),
+        append_timeout: std::time::Duration::from_millis(300),
+        ..StoreConfig::default()
+    };
+    let tickets = Tickets::new(EventStore::open(&config, clock()).await?, clock());
+    let mut blocker = sqlx::PgConnection::connect(&url).await?;
+    sqlx::query("BEGIN").execute(&mut blocker).await?;
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await?;
+    let err = tickets
+        .execute(TicketId::new_random(), receive(), &by("hotline-12345"))
+        .await
+        .expect_err("no answer while inserts are blocked");
+    assert!(matches!(err, CommandError::OutcomeUnknown(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("read the stream before retrying"),
+        "{err}"
+    );
+    drop(blocker);
+    Ok(())
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite_backend {
