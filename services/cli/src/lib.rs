@@ -100,14 +100,19 @@ async fn open(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Result<EventSt
         .context("opening the event store")
 }
 
+/// The ticket executor on the configured store, on the system clock.
+async fn open_tickets(args: &StoreArgs) -> anyhow::Result<Tickets> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(Tickets::new(open(args, clock.clone()).await?, clock))
+}
+
 /// Runs one subcommand to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo => demo::run(&cli.store).await,
         Command::Timeline { ticket } => {
             let ticket = TicketId::parse(ticket.trim()).context("reading the ticket id")?;
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let tickets = open_tickets(&cli.store).await?;
             let timeline = tickets.timeline(ticket).await?;
             if timeline.is_empty() {
                 anyhow::bail!(
@@ -119,8 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Log { after, follow } => {
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let tickets = open_tickets(&cli.store).await?;
             let mut subscription = tickets.store().subscribe(Position::new(after));
             // Without --follow: everything committed when the command started, then stop.
             let head = tickets.store().head().await?;
@@ -144,8 +148,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Relay { nats_url } => {
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let tickets = Tickets::new(open(&cli.store, clock.clone()).await?, clock);
+            let tickets = open_tickets(&cli.store).await?;
             let client = async_nats::connect(&nats_url)
                 .await
                 .with_context(|| format!("connecting to NATS at {nats_url}; check NATS_URL"))?;

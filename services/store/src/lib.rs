@@ -88,6 +88,31 @@ pub struct NewEvent {
     pub metadata: HashMap<String, String>,
 }
 
+impl NewEvent {
+    /// This event as recorded, once the store gave it its place.
+    pub(crate) fn recorded(
+        &self,
+        stream_type: &str,
+        stream_id: &str,
+        stream_version: u64,
+        position: Position,
+        recorded_at: DateTime<Utc>,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            event_id: self.event_id,
+            stream_type: stream_type.to_owned(),
+            stream_id: stream_id.to_owned(),
+            stream_version,
+            event_type: self.event_type.clone(),
+            event_version: self.event_version.clone(),
+            payload: self.payload.clone(),
+            metadata: self.metadata.clone(),
+            recorded_at,
+        }
+    }
+}
+
 /// An event as recorded in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
@@ -267,16 +292,6 @@ impl EventStore {
     /// Copies of the log elsewhere (a JetStream stream) carry it, so two logs are never mixed.
     pub fn identity(&self) -> &str {
         &self.inner.identity
-    }
-
-    /// Whether this store is on PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.inner.backend, Backend::Postgres(_))
-    }
-
-    /// The clock the store stamps `recorded_at` with.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
     }
 
     /// Appends `events` to a stream that must be at `expected_version` (0: the stream must

@@ -168,18 +168,13 @@ impl PgBackend {
             let unreadable = |e| self.unreadable_result(stream_name(stream_type, stream_id), e);
             let position: i64 = row.try_get("position").map_err(unreadable)?;
             let version: i64 = row.try_get("stream_version").map_err(unreadable)?;
-            recorded.push(RecordedEvent {
-                position: Position::new(u64::try_from(position).unwrap_or_default()),
-                event_id: event.event_id,
-                stream_type: stream_type.to_owned(),
-                stream_id: stream_id.to_owned(),
-                stream_version: u64::try_from(version).unwrap_or_default(),
-                event_type: event.event_type.clone(),
-                event_version: event.event_version.clone(),
-                payload: event.payload.clone(),
-                metadata: event.metadata.clone(),
+            recorded.push(event.recorded(
+                stream_type,
+                stream_id,
+                u64::try_from(version).unwrap_or_default(),
+                Position::new(u64::try_from(position).unwrap_or_default()),
                 recorded_at,
-            });
+            ));
         }
         // RETURNING does not promise order; the positions do.
         recorded.sort_by_key(|e| e.position);
@@ -453,20 +448,15 @@ impl BatchWriter for PgBackend {
                 .iter()
                 .enumerate()
                 .filter_map(|(offset, event)| {
-                    positions
-                        .get(&event.event_id.as_uuid())
-                        .map(|position| RecordedEvent {
-                            position: *position,
-                            event_id: event.event_id,
-                            stream_type: request.stream_type.clone(),
-                            stream_id: request.stream_id.clone(),
-                            stream_version: request.expected + offset as u64 + 1,
-                            event_type: event.event_type.clone(),
-                            event_version: event.event_version.clone(),
-                            payload: event.payload.clone(),
-                            metadata: event.metadata.clone(),
-                            recorded_at: request.recorded_at,
-                        })
+                    positions.get(&event.event_id.as_uuid()).map(|position| {
+                        event.recorded(
+                            &request.stream_type,
+                            &request.stream_id,
+                            request.expected + offset as u64 + 1,
+                            *position,
+                            request.recorded_at,
+                        )
+                    })
                 })
                 .collect();
             results.push(if recorded.len() == request.events.len() {

@@ -136,17 +136,14 @@ impl SqliteBackend {
         Ok(numbered
             .into_iter()
             .zip(&request.events)
-            .map(|((version, position), event)| RecordedEvent {
-                position: Position::new(u64::try_from(position).unwrap_or_default()),
-                event_id: event.event_id,
-                stream_type: request.stream_type.clone(),
-                stream_id: request.stream_id.clone(),
-                stream_version: u64::try_from(version).unwrap_or_default(),
-                event_type: event.event_type.clone(),
-                event_version: event.event_version.clone(),
-                payload: event.payload.clone(),
-                metadata: event.metadata.clone(),
-                recorded_at: request.recorded_at,
+            .map(|((version, position), event)| {
+                event.recorded(
+                    &request.stream_type,
+                    &request.stream_id,
+                    u64::try_from(version).unwrap_or_default(),
+                    Position::new(u64::try_from(position).unwrap_or_default()),
+                    request.recorded_at,
+                )
             })
             .collect())
     }
