@@ -9,6 +9,7 @@
 //! read whistle's events can depend on it.
 
 pub mod ids;
+pub mod incident;
 pub mod metadata;
 pub mod schema;
 pub mod subjects;

@@ -57,6 +57,7 @@ pub fn event_schemas() -> Vec<(String, Value)> {
             schema_of::<ticket::SupervisionOpened>(),
         ),
         ("SlaBreached", schema_of::<ticket::SlaBreached>()),
+        ("SourceUpdated", schema_of::<ticket::SourceUpdated>()),
     ];
     let mut out: Vec<(String, Value)> = per_event
         .into_iter()

@@ -268,6 +268,20 @@ pub struct SlaBreached {
     pub policy_version: String,
 }
 
+/// The system a ticket came from updated its incident (action `update`), or said it is
+/// over (action `resolve`, `cleared`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceUpdated {
+    /// What the source said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text>,
+    /// Whether the source says the incident is over.
+    pub cleared: bool,
+    /// The message's identity (derived from its content): the same message delivered
+    /// again changes nothing.
+    pub message_id: uuid::Uuid,
+}
+
 /// Every event of a ticket's life.
 ///
 /// Exhaustive on purpose: a new variant breaks every `match` in the workspace that must
@@ -314,6 +328,8 @@ pub enum TicketEvent {
     SupervisionOpened(SupervisionOpened),
     /// See [`SlaBreached`].
     SlaBreached(SlaBreached),
+    /// See [`SourceUpdated`].
+    SourceUpdated(SourceUpdated),
 }
 
 /// The kind of a ticket event, with its current version.
@@ -367,6 +383,7 @@ kinds!(
     MergedFrom,
     SupervisionOpened,
     SlaBreached,
+    SourceUpdated,
 );
 
 /// Why a stored payload could not become a [`TicketEvent`].

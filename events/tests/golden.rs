@@ -139,6 +139,11 @@ fn samples() -> Vec<TicketEvent> {
             due_at: due,
             policy_version: "2026.1".into(),
         }),
+        TicketEvent::SourceUpdated(SourceUpdated {
+            note: Some(Text::note("传感器读数恢复正常，积水已退").expect("valid note")),
+            cleared: true,
+            message_id: uuid::Uuid::from_u128(0x6f1c_2a0e_8d4b_5e21_9a7c_3b5d_1e2f_4a6b),
+        }),
     ]
 }
 

@@ -150,6 +150,9 @@ pub struct Ticket {
     /// Supervision opened, per round of handling.
     supervision: BTreeSet<(u32, SupervisionLevel, Option<DepartmentId>)>,
     breaches: BTreeSet<(SlaClock, Option<DepartmentId>, DateTime<Utc>)>,
+    /// Messages from the source system already recorded.
+    #[serde(default)]
+    source_updates: BTreeSet<uuid::Uuid>,
 }
 
 impl Ticket {
@@ -564,6 +567,20 @@ impl Ticket {
                     policy_version,
                 })
             }
+            C::RecordSourceUpdate {
+                note,
+                cleared,
+                message_id,
+            } => {
+                if self.source_updates.contains(&message_id) {
+                    return Ok(vec![]);
+                }
+                TicketEvent::SourceUpdated(SourceUpdated {
+                    note,
+                    cleared,
+                    message_id,
+                })
+            }
         };
         Ok(vec![event])
     }
@@ -662,6 +679,9 @@ impl Ticket {
             }
             TicketEvent::SlaBreached(e) => {
                 self.breaches.insert((e.clock, e.department, e.due_at));
+            }
+            TicketEvent::SourceUpdated(e) => {
+                self.source_updates.insert(e.message_id);
             }
         }
     }

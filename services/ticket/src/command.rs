@@ -160,4 +160,14 @@ pub enum TicketCommand {
         /// The policy version the ticket is timed under.
         policy_version: String,
     },
+    /// Intake: the system the ticket came from updated its incident, or cleared it. The
+    /// same message (same `message_id`) recorded again changes nothing.
+    RecordSourceUpdate {
+        /// What the source said.
+        note: Option<Text>,
+        /// Whether the source says the incident is over.
+        cleared: bool,
+        /// The message's identity.
+        message_id: uuid::Uuid,
+    },
 }

@@ -256,5 +256,6 @@ fn command_name(command: &TicketCommand) -> &'static str {
         TicketCommand::AbsorbDuplicate { .. } => "AbsorbDuplicate",
         TicketCommand::OpenSupervision { .. } => "OpenSupervision",
         TicketCommand::RecordBreach { .. } => "RecordBreach",
+        TicketCommand::RecordSourceUpdate { .. } => "RecordSourceUpdate",
     }
 }

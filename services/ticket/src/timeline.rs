@@ -124,6 +124,20 @@ impl TimelineEntry {
                     .unwrap_or_default(),
                 e.reason
             ),
+            TicketEvent::SourceUpdated(e) => format!(
+                "{} the source system {}",
+                if e.cleared {
+                    "来源解除"
+                } else {
+                    "来源更新"
+                },
+                match (&e.note, e.cleared) {
+                    (Some(note), true) => format!("says the incident is over: {note}"),
+                    (None, true) => "says the incident is over".to_owned(),
+                    (Some(note), false) => format!("adds: {note}"),
+                    (None, false) => "updated the incident".to_owned(),
+                }
+            ),
             TicketEvent::SlaBreached(e) => format!(
                 "超时 {} deadline {} missed{} (policy {})",
                 match e.clock {

@@ -288,6 +288,14 @@ mod cmd {
             policy_version: POLICY.to_owned(),
         }
     }
+
+    pub fn source_update(cleared: bool, message: u128) -> TicketCommand {
+        TicketCommand::RecordSourceUpdate {
+            note: Some(Text::note("水位回落").expect("valid")),
+            cleared,
+            message_id: uuid::Uuid::from_u128(message),
+        }
+    }
 }
 
 /// The name of a command's kind. The match is exhaustive on purpose: a new command kind
@@ -316,11 +324,12 @@ fn kind(command: &TicketCommand) -> &'static str {
         C::AbsorbDuplicate { .. } => "AbsorbDuplicate",
         C::OpenSupervision { .. } => "OpenSupervision",
         C::RecordBreach { .. } => "RecordBreach",
+        C::RecordSourceUpdate { .. } => "RecordSourceUpdate",
     }
 }
 
 /// How many kinds of command there are (the arms of [`kind`]).
-const COMMAND_KINDS: usize = 20;
+const COMMAND_KINDS: usize = 21;
 
 /// One command of every kind but `Receive` (which is checked on its own: it is how a ticket
 /// starts, and redelivery of an external incident must stay harmless forever).
@@ -345,6 +354,7 @@ fn one_command_of_every_kind_but_receive() -> Vec<TicketCommand> {
         cmd::absorb_duplicate(ticket(4)),
         cmd::open_supervision(SupervisionLevel::District, None),
         cmd::record_breach(SlaClock::Completion, None, hours(-1)),
+        cmd::source_update(false, 1),
     ]
 }
 
@@ -506,6 +516,14 @@ mod ev {
             department: department.map(dept),
             due_at,
             policy_version: POLICY.to_owned(),
+        }))
+    }
+
+    pub fn source_updated(cleared: bool, message: u128) -> Event {
+        Event(TicketEvent::SourceUpdated(e::SourceUpdated {
+            note: Some(Text::note("水位回落").expect("valid")),
+            cleared,
+            message_id: uuid::Uuid::from_u128(message),
         }))
     }
 }
@@ -1865,4 +1883,42 @@ fn a_breach_of_another_deadline_clock_or_department_is_new() {
             .when(cmd::record_breach(clock, department, due_at))
             .then_expect_events(vec![ev::sla_breached(clock, department, due_at)]);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Updates from the source system
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_source_update_is_recorded() {
+    whistled(&["zhujian"], "zhujian")
+        .given()
+        .when(cmd::source_update(true, 7))
+        .then_expect_events(vec![ev::source_updated(true, 7)]);
+}
+
+#[test]
+fn the_same_source_message_again_changes_nothing() {
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::source_updated(false, 7))
+        .given()
+        .when(cmd::source_update(false, 7))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn another_source_message_is_recorded() {
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::source_updated(false, 7))
+        .given()
+        .when(cmd::source_update(true, 8))
+        .then_expect_events(vec![ev::source_updated(true, 8)]);
+}
+
+#[test]
+fn a_closed_ticket_takes_no_source_update() {
+    closed()
+        .given()
+        .when(cmd::source_update(false, 9))
+        .then_expect_error(TicketError::Closed);
 }
