@@ -99,6 +99,9 @@ pub enum StoreError {
     /// The configuration cannot work.
     #[error("event store configuration: {0}")]
     Config(String),
+    /// A stored read-model row cannot be read back (the message names it and what to do).
+    #[error("{0}")]
+    Corrupt(String),
     /// The store's writer stopped (the process is shutting down) before it confirmed an
     /// append.
     #[error(

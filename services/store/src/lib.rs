@@ -21,6 +21,7 @@ mod codec;
 mod error;
 mod lease;
 mod postgres;
+mod projection;
 mod repository;
 mod sqlite;
 mod subscription;
@@ -43,6 +44,7 @@ pub use cache::{CacheHandle, CachedEventStore};
 pub use codec::{CodecError, EventCodec};
 pub use error::StoreError;
 pub use lease::Lease;
+pub use projection::{Committed, Effect, ParkedMessage, ProjectionRow, RowChange};
 pub use subscription::Subscription;
 
 /// A place in the global log. [`Position::START`] is before the first event.
@@ -425,6 +427,47 @@ impl EventStore {
         match &self.inner.backend {
             Backend::Postgres(pg) => pg.save_checkpoint(name, position, at).await,
             Backend::Sqlite(lite) => lite.save_checkpoint(name, position, at).await,
+        }
+    }
+
+    /// Commits what the consumer `consumer` did for the event at `position` together
+    /// with its checkpoint, in one transaction. A position at or below the checkpoint
+    /// writes nothing and answers [`Committed::AlreadyApplied`].
+    pub async fn commit_effect(
+        &self,
+        consumer: &str,
+        position: Position,
+        effect: &Effect,
+    ) -> Result<Committed, StoreError> {
+        let at = self.inner.clock.now().trunc_subsecs(6);
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.commit_projection(consumer, position, effect, at).await,
+            Backend::Sqlite(lite) => lite.commit_projection(consumer, position, effect, at).await,
+        }
+    }
+
+    /// The rows of the read model `table` whose keys start with `prefix`, in key order.
+    pub async fn rows(&self, table: &str, prefix: &str) -> Result<Vec<ProjectionRow>, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.projection_rows(table, prefix).await,
+            Backend::Sqlite(lite) => lite.projection_rows(table, prefix).await,
+        }
+    }
+
+    /// One row of the read model `table`.
+    pub async fn row(&self, table: &str, key: &str) -> Result<Option<ProjectionRow>, StoreError> {
+        Ok(self
+            .rows(table, key)
+            .await?
+            .into_iter()
+            .find(|row| row.key == key))
+    }
+
+    /// Every parked message, oldest first.
+    pub async fn parked_messages(&self) -> Result<Vec<ParkedMessage>, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.parked_messages().await,
+            Backend::Sqlite(lite) => lite.parked_messages().await,
         }
     }
 

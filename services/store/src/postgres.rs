@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Row};
@@ -21,6 +22,7 @@ use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::lease::Lease;
+use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
     redact, stream_name,
@@ -469,5 +471,148 @@ impl BatchWriter for PgBackend {
             });
         }
         results
+    }
+}
+
+/// consumer, position, event id, reason, attempts, message, parked at
+type ParkedRow = (String, i64, String, String, i32, Value, DateTime<Utc>);
+
+impl PgBackend {
+    pub(crate) async fn commit_projection(
+        &self,
+        consumer: &str,
+        position: Position,
+        effect: &Effect,
+        at: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        let op = "commit a consumer's effect";
+        let mut tx = self.pool.begin().await.map_err(self.err(op))?;
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
+        // The row lock serializes two instances of one consumer.
+        let current: i64 =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
+                .bind(consumer)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+        let position_i64 = i64::try_from(position.get()).unwrap_or(i64::MAX);
+        if current >= position_i64 {
+            return Ok(Committed::AlreadyApplied);
+        }
+        match effect {
+            Effect::Apply(changes) => {
+                for change in changes {
+                    match &change.value {
+                        Some(value) => sqlx::query(
+                            "INSERT INTO projection_rows (projection, key, value, updated_at) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (projection, key) \
+                             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        )
+                        .bind(&change.table)
+                        .bind(&change.key)
+                        .bind(value)
+                        .bind(at),
+                        None => sqlx::query(
+                            "DELETE FROM projection_rows WHERE projection = $1 AND key = $2",
+                        )
+                        .bind(&change.table)
+                        .bind(&change.key),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(op))?;
+                }
+            }
+            Effect::Park {
+                event_id,
+                reason,
+                attempts,
+                message,
+            } => {
+                sqlx::query(
+                    "INSERT INTO parked_messages \
+                     (consumer, position, event_id, reason, attempts, message, parked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(consumer)
+                .bind(position_i64)
+                .bind(event_id)
+                .bind(reason)
+                .bind(i32::try_from(*attempts).unwrap_or(i32::MAX))
+                .bind(message)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+            }
+        }
+        sqlx::query("UPDATE checkpoints SET position = $2, updated_at = $3 WHERE name = $1")
+            .bind(consumer)
+            .bind(position_i64)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(op))?;
+        tx.commit().await.map_err(self.err(op))?;
+        Ok(Committed::Applied)
+    }
+
+    pub(crate) async fn projection_rows(
+        &self,
+        table: &str,
+        prefix: &str,
+    ) -> Result<Vec<ProjectionRow>, StoreError> {
+        let rows: Vec<(String, Value, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT key, value, updated_at FROM projection_rows \
+             WHERE projection = $1 AND key >= $2 AND key < $3 ORDER BY key",
+        )
+        .bind(table)
+        .bind(prefix)
+        .bind(prefix_end(prefix))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read a read model"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value, updated_at)| ProjectionRow {
+                key,
+                value,
+                updated_at,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn parked_messages(&self) -> Result<Vec<ParkedMessage>, StoreError> {
+        let rows: Vec<ParkedRow> = sqlx::query_as(
+            "SELECT consumer, position, event_id, reason, attempts, message, parked_at \
+             FROM parked_messages ORDER BY parked_at, consumer, position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read parked messages"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(consumer, position, event_id, reason, attempts, message, parked_at)| {
+                    ParkedMessage {
+                        consumer,
+                        position: Position::new(u64::try_from(position).unwrap_or_default()),
+                        event_id,
+                        reason,
+                        attempts: u32::try_from(attempts).unwrap_or_default(),
+                        message,
+                        parked_at,
+                    }
+                },
+            )
+            .collect())
     }
 }

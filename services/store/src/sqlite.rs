@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -16,6 +17,7 @@ use sqlx::{Acquire, ConnectOptions, Row};
 use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
+use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
 use crate::{
     Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json, stream_name,
 };
@@ -320,5 +322,168 @@ impl BatchWriter for SqliteBackend {
             return batch.iter().map(|_| Err(error.clone())).collect();
         }
         results
+    }
+}
+
+/// consumer, position, event id, reason, attempts, message, parked at
+type ParkedRow = (String, i64, String, String, i64, String, String);
+
+impl SqliteBackend {
+    pub(crate) async fn commit_projection(
+        &self,
+        consumer: &str,
+        position: Position,
+        effect: &Effect,
+        at: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        let op = "commit a consumer's effect";
+        let at = format_instant(at);
+        // IMMEDIATE: take the write lock before reading the checkpoint (see the module docs).
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.err(op))?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
+                .bind(consumer)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+        let position_i64 = i64::try_from(position.get()).unwrap_or(i64::MAX);
+        if current.is_some_and(|current| current >= position_i64) {
+            return Ok(Committed::AlreadyApplied);
+        }
+        match effect {
+            Effect::Apply(changes) => {
+                for change in changes {
+                    match &change.value {
+                        Some(value) => sqlx::query(
+                            "INSERT INTO projection_rows (projection, key, value, updated_at) \
+                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (projection, key) \
+                             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        )
+                        .bind(&change.table)
+                        .bind(&change.key)
+                        .bind(value.to_string())
+                        .bind(&at),
+                        None => sqlx::query(
+                            "DELETE FROM projection_rows WHERE projection = ?1 AND key = ?2",
+                        )
+                        .bind(&change.table)
+                        .bind(&change.key),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(op))?;
+                }
+            }
+            Effect::Park {
+                event_id,
+                reason,
+                attempts,
+                message,
+            } => {
+                sqlx::query(
+                    "INSERT INTO parked_messages \
+                     (consumer, position, event_id, reason, attempts, message, parked_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .bind(consumer)
+                .bind(position_i64)
+                .bind(event_id)
+                .bind(reason)
+                .bind(i64::from(*attempts))
+                .bind(message.to_string())
+                .bind(&at)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(position_i64)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
+        tx.commit().await.map_err(self.err(op))?;
+        Ok(Committed::Applied)
+    }
+
+    pub(crate) async fn projection_rows(
+        &self,
+        table: &str,
+        prefix: &str,
+    ) -> Result<Vec<ProjectionRow>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT key, value, updated_at FROM projection_rows \
+             WHERE projection = ?1 AND key >= ?2 AND key < ?3 ORDER BY key",
+        )
+        .bind(table)
+        .bind(prefix)
+        .bind(prefix_end(prefix))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read a read model"))?;
+        rows.into_iter()
+            .map(|(key, value, updated_at)| {
+                Ok(ProjectionRow {
+                    value: self.json(&value, table, &key)?,
+                    updated_at: self.instant(&updated_at, table, &key)?,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn parked_messages(&self) -> Result<Vec<ParkedMessage>, StoreError> {
+        let rows: Vec<ParkedRow> = sqlx::query_as(
+            "SELECT consumer, position, event_id, reason, attempts, message, parked_at \
+             FROM parked_messages ORDER BY parked_at, consumer, position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read parked messages"))?;
+        rows.into_iter()
+            .map(
+                |(consumer, position, event_id, reason, attempts, message, parked_at)| {
+                    let what = format!("{consumer} at {position}");
+                    Ok(ParkedMessage {
+                        position: Position::new(u64::try_from(position).unwrap_or_default()),
+                        event_id,
+                        reason,
+                        attempts: u32::try_from(attempts).unwrap_or_default(),
+                        message: self.json(&message, "parked_messages", &what)?,
+                        parked_at: self.instant(&parked_at, "parked_messages", &what)?,
+                        consumer,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn json(&self, text: &str, table: &str, key: &str) -> Result<Value, StoreError> {
+        serde_json::from_str(text).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "{}: row `{key}` of `{table}` is not JSON ({e}); rebuild the read model from the log",
+                self.describe
+            ))
+        })
+    }
+
+    fn instant(&self, text: &str, table: &str, key: &str) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "{}: row `{key}` of `{table}` has the time `{text}` ({e}); rebuild the read model from the log",
+                    self.describe
+                ))
+            })
     }
 }
