@@ -359,11 +359,17 @@ pub enum RejectionCode {
     UnknownLocation,
     /// Given by the service: an update or resolve for an incident that was never triggered.
     UnknownIncident,
+    /// Given by the service: the incident's ticket is closed or merged and takes no
+    /// updates; trigger a new incident (a new `external_id`) if the problem is back.
+    TicketClosed,
+    /// Given by the service: the message failed every time it was tried; the reason says
+    /// why. Publish it again once that is fixed.
+    Unprocessable,
 }
 
 impl RejectionCode {
     /// Every code, in a stable order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::BadJson,
         Self::Schema,
         Self::SourceMismatch,
@@ -374,6 +380,8 @@ impl RejectionCode {
         Self::BadText,
         Self::UnknownLocation,
         Self::UnknownIncident,
+        Self::TicketClosed,
+        Self::Unprocessable,
     ];
 
     /// The code on the wire, e.g. `source_mismatch`. Never changes once shipped.
@@ -389,6 +397,8 @@ impl RejectionCode {
             Self::BadText => "bad_text",
             Self::UnknownLocation => "unknown_location",
             Self::UnknownIncident => "unknown_incident",
+            Self::TicketClosed => "ticket_closed",
+            Self::Unprocessable => "unprocessable",
         }
     }
 }

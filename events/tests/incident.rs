@@ -480,6 +480,8 @@ fn rejection_codes_are_stable() {
             "bad_text",
             "unknown_location",
             "unknown_incident",
+            "ticket_closed",
+            "unprocessable",
         ]
     );
     for code in RejectionCode::ALL {

@@ -274,6 +274,13 @@ impl EventStore {
         })
     }
 
+    /// The same store (same connections, same log), recording times from `clock`: the
+    /// demo writes a week of history through one.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        Arc::make_mut(&mut self.inner).clock = clock;
+        self
+    }
+
     /// Registers the codec that checks and upgrades the events of `stream_type`.
     pub fn with_codec(mut self, stream_type: &str, codec: Arc<dyn EventCodec>) -> Self {
         let inner = Arc::make_mut(&mut self.inner);

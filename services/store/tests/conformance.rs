@@ -11,7 +11,8 @@ use whistle_clock::ManualClock;
 use whistle_events::{ActorId, CorrelationId, EventId, EventMetadata};
 use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
 use whistle_store::{
-    CodecError, EventCodec, EventStore, NewEvent, Position, StoreConfig, StoreError,
+    CodecError, Committed, Effect, EventCodec, EventStore, NewEvent, Position, RowChange,
+    StoreConfig, StoreError,
 };
 
 type Result<T = ()> = anyhow::Result<T>;
@@ -628,6 +629,151 @@ async fn concurrent_writers_small(store: EventStore, _clock: ManualClock) -> Res
     many_writers_one_subscriber(store, 8, 250).await
 }
 
+async fn read_models_move_with_their_checkpoint(store: EventStore, _clock: ManualClock) -> Result {
+    let put = |key: &str, n: i64| {
+        RowChange::put("queue", key, serde_json::json!({ "n": n, "名": "红旗里" }))
+    };
+    let first = Effect::Apply(vec![
+        put("hongqili/a", 1),
+        put("hongqili/b", 2),
+        put("fujie/c", 3),
+    ]);
+    assert_eq!(
+        store
+            .commit_effect("stage", Position::new(10), &first)
+            .await?,
+        Committed::Applied
+    );
+    assert_eq!(store.checkpoint("stage").await?, Position::new(10));
+
+    // The same position again (a redelivery), or an earlier one, writes nothing.
+    let again = Effect::Apply(vec![
+        put("hongqili/a", 99),
+        RowChange::delete("queue", "fujie/c"),
+    ]);
+    for position in [10, 9] {
+        assert_eq!(
+            store
+                .commit_effect("stage", Position::new(position), &again)
+                .await?,
+            Committed::AlreadyApplied
+        );
+    }
+    let row = store.row("queue", "hongqili/a").await?.expect("row a");
+    assert_eq!(row.value["n"], 1, "a redelivery changed a row");
+    assert!(store.row("queue", "fujie/c").await?.is_some());
+
+    // A later position applies: update, delete, and rows are listed by prefix in key order.
+    let later = Effect::Apply(vec![
+        put("hongqili/a", 11),
+        RowChange::delete("queue", "fujie/c"),
+    ]);
+    assert_eq!(
+        store
+            .commit_effect("stage", Position::new(12), &later)
+            .await?,
+        Committed::Applied
+    );
+    let keys: Vec<String> = store
+        .rows("queue", "hongqili/")
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(keys, ["hongqili/a", "hongqili/b"]);
+    assert_eq!(
+        store.row("queue", "hongqili/a").await?.expect("a").value["名"],
+        "红旗里"
+    );
+    assert!(store.row("queue", "fujie/c").await?.is_none());
+    assert!(
+        store.rows("queue", "hongqili/a/").await?.is_empty(),
+        "a prefix is not a key"
+    );
+    assert!(
+        store.rows("other", "").await?.is_empty(),
+        "tables are separate"
+    );
+
+    // Another consumer has its own checkpoint.
+    assert_eq!(
+        store
+            .commit_effect("other-stage", Position::new(5), &Effect::Apply(vec![]))
+            .await?,
+        Committed::Applied
+    );
+    assert_eq!(store.checkpoint("stage").await?, Position::new(12));
+
+    // Parking records the message and moves the checkpoint, once.
+    let park = Effect::Park {
+        event_id: "e-1".into(),
+        reason: "cannot read it".into(),
+        attempts: 5,
+        message: serde_json::json!({ "payload": "坏" }),
+    };
+    assert_eq!(
+        store
+            .commit_effect("stage", Position::new(13), &park)
+            .await?,
+        Committed::Applied
+    );
+    assert_eq!(
+        store
+            .commit_effect("stage", Position::new(13), &park)
+            .await?,
+        Committed::AlreadyApplied
+    );
+    assert_eq!(store.checkpoint("stage").await?, Position::new(13));
+    let parked = store.parked_messages().await?;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].consumer, "stage");
+    assert_eq!(parked[0].position, Position::new(13));
+    assert_eq!(parked[0].attempts, 5);
+    assert_eq!(parked[0].reason, "cannot read it");
+    assert_eq!(parked[0].message["payload"], "坏");
+    Ok(())
+}
+
+async fn racing_commits_of_one_consumer_apply_once(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    // Two instances of one consumer commit the same positions at once: each position is
+    // applied by exactly one of them.
+    let mut tasks = Vec::new();
+    for instance in 0..2 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut applied = Vec::new();
+            for position in 1..=40u64 {
+                let effect = Effect::Apply(vec![RowChange::put(
+                    "race",
+                    format!("{position:03}"),
+                    serde_json::json!({ "by": instance }),
+                )]);
+                if store
+                    .commit_effect("racer", Position::new(position), &effect)
+                    .await?
+                    == Committed::Applied
+                {
+                    applied.push(position);
+                }
+            }
+            Ok::<_, whistle_store::StoreError>(applied)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task")?);
+    }
+    all.sort_unstable();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "a position was applied twice");
+    assert_eq!(store.checkpoint("racer").await?, Position::new(40));
+    Ok(())
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -646,6 +792,8 @@ macro_rules! conformance {
 
 conformance!(sqlite, open_sqlite:
     checkpoints_and_leases,
+    read_models_move_with_their_checkpoint,
+    racing_commits_of_one_consumer_apply_once,
     a_subscription_hands_out_batches,
     append_then_read_a_stream,
     stale_and_gapped_expected_versions_are_refused,
@@ -660,6 +808,8 @@ conformance!(sqlite, open_sqlite:
 
 conformance!(postgres, open_postgres:
     checkpoints_and_leases,
+    read_models_move_with_their_checkpoint,
+    racing_commits_of_one_consumer_apply_once,
     a_subscription_hands_out_batches,
     append_then_read_a_stream,
     stale_and_gapped_expected_versions_are_refused,

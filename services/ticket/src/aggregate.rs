@@ -153,6 +153,9 @@ pub struct Ticket {
     /// Messages from the source system already recorded.
     #[serde(default)]
     source_updates: BTreeSet<uuid::Uuid>,
+    /// The source system cleared the incident in this round.
+    #[serde(default)]
+    source_cleared: bool,
 }
 
 impl Ticket {
@@ -444,6 +447,11 @@ impl Ticket {
             }
             C::Resolve { summary } => match self.stage {
                 Stage::HandlingLocally => TicketEvent::Resolved(Resolved { summary }),
+                // The reporting system cleared the incident before any department was
+                // summoned: nothing is left to do.
+                Stage::Received | Stage::Acknowledged | Stage::CalledUp if self.source_cleared => {
+                    TicketEvent::Resolved(Resolved { summary })
+                }
                 Stage::Whistled => {
                     let outstanding: Vec<DepartmentId> = self
                         .summonses
@@ -657,6 +665,7 @@ impl Ticket {
             TicketEvent::FeedbackRecorded(feedback) => self.feedback = Some(feedback),
             TicketEvent::Reopened(e) => {
                 self.round = e.round;
+                self.source_cleared = false;
                 self.feedback = None;
                 // A whistled ticket goes back to the street to summon again; one the
                 // community handled goes back to the community.
@@ -682,6 +691,7 @@ impl Ticket {
             }
             TicketEvent::SourceUpdated(e) => {
                 self.source_updates.insert(e.message_id);
+                self.source_cleared |= e.cleared;
             }
         }
     }

@@ -1922,3 +1922,24 @@ fn a_closed_ticket_takes_no_source_update() {
         .when(cmd::source_update(false, 9))
         .then_expect_error(TicketError::Closed);
 }
+
+#[test]
+fn a_ticket_the_source_cleared_resolves_before_any_whistle() {
+    received(Urgency::Major)
+        .and(ev::source_updated(true, 7))
+        .given()
+        .when(cmd::resolve())
+        .then_expect_events(vec![ev::resolved()]);
+}
+
+#[test]
+fn a_source_update_that_does_not_clear_allows_no_early_resolve() {
+    received(Urgency::Major)
+        .and(ev::source_updated(false, 7))
+        .given()
+        .when(cmd::resolve())
+        .then_expect_error(TicketError::WrongStage {
+            action: "resolve",
+            stage: "waiting for the community",
+        });
+}
