@@ -60,8 +60,20 @@ fn text(s: &str) -> anyhow::Result<Text> {
     Text::note(s).with_context(|| format!("demo text `{s}`"))
 }
 
-/// Runs the demo tickets and prints their timelines.
-pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
+/// The demo's tickets, by what became of them.
+#[derive(Debug)]
+pub struct Seeded {
+    /// Tickets driven through their whole life, oldest story first.
+    pub finished: Vec<TicketId>,
+    /// Tickets left open for the stages to pick up: a complaint waiting for 河涧里's
+    /// answer, a burst pipe called up to 阳明街道 (whose dispatcher confirms whistles),
+    /// and a parking complaint called up to 通江街道 (which whistles automatically).
+    pub open: Vec<TicketId>,
+}
+
+/// Records the demo tickets in `store`: whole lives from a week ago, and open tickets
+/// from the last few minutes.
+pub async fn seed(store: EventStore) -> anyhow::Result<Seeded> {
     // A week back, so the longest story (four days) ends in the past.
     let day = (Utc::now().with_timezone(&beijing()) - Duration::days(7)).date_naive();
     let start = beijing()
@@ -71,21 +83,18 @@ pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
         .with_timezone(&Utc);
     let clock = ManualClock::new(start);
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-    let store = EventStore::open(&args.config(), shared.clone())
-        .await
-        .context("opening the event store")?;
+    let store = store.with_clock(shared.clone());
     let tickets = Tickets::new(store, shared);
     let demo = Demo {
         tickets: &tickets,
         clock: &clock,
         start,
     };
-
     let (drain, duplicate) = demo
         .blocked_drain()
         .await
         .context("demo tickets: blocked drain at 红旗里, and a duplicate call")?;
-    let stories = [
+    let finished = vec![
         drain,
         duplicate,
         demo.dark_street_lamp()
@@ -98,15 +107,26 @@ pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
             .await
             .context("demo ticket: falling facade at 府街")?,
     ];
+    let open = demo.open_tickets().await.context("open demo tickets")?;
+    Ok(Seeded { finished, open })
+}
 
+/// Runs the demo tickets and prints their timelines.
+pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
+    let store = EventStore::open(&args.config(), Arc::new(whistle_clock::SystemClock))
+        .await
+        .context("opening the event store")?;
+    let described = store.describe().to_owned();
+    let seeded = seed(store.clone()).await?;
+    let tickets = Tickets::new(store, Arc::new(whistle_clock::SystemClock));
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "whistle demo: {} tickets driven through their life in {}\n",
-        stories.len(),
-        tickets.store().describe()
+        "whistle demo: {} tickets driven through their life, {} left open, in {described}\n",
+        seeded.finished.len(),
+        seeded.open.len(),
     )?;
-    for ticket in stories {
+    for ticket in seeded.finished.into_iter().chain(seeded.open) {
         let timeline = tickets.timeline(ticket).await?;
         print_timeline(&mut out, ticket, &timeline)?;
         writeln!(out)?;
@@ -115,6 +135,10 @@ pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "Read the whole log:     whistle log   (add --follow to watch it live)"
+    )?;
+    writeln!(
+        out,
+        "Run every service:      whistle serve   (the stages pick up the open tickets)"
     )?;
     Ok(())
 }
@@ -856,5 +880,127 @@ impl Demo<'_> {
         )
         .await?;
         Ok(t)
+    }
+
+    /// Tickets from the last few minutes, left where the stages pick them up.
+    async fn open_tickets(&self) -> anyhow::Result<Vec<TicketId>> {
+        let now = Utc::now();
+        let complaint = |channel, location, category, urgency, description: &str| {
+            Ok::<_, anyhow::Error>(C::Receive(Received {
+                channel,
+                reporter: ReporterContact::default(),
+                location,
+                category,
+                urgency,
+                description: text(description)?,
+                source: None,
+            }))
+        };
+
+        // 河涧里: rubbish piling up, just in; the community has five minutes to answer.
+        let rubbish = TicketId::new_random();
+        self.clock.set(now - Duration::minutes(2));
+        self.step(
+            rubbish,
+            0,
+            "hotline-operator-07",
+            complaint(
+                Channel::Hotline,
+                Self::location(
+                    "haigang",
+                    "wenhualu",
+                    "hejianli",
+                    None,
+                    "河涧里小区5号楼北侧",
+                )?,
+                Category::Sanitation,
+                Urgency::Minor,
+                "垃圾桶满溢两天无人清运，气味很大",
+            )?,
+        )
+        .await?;
+
+        // 新城市 (阳明街道 confirms every whistle): a burst pipe, called up a moment ago.
+        let pipe = TicketId::new_random();
+        self.clock.set(now - Duration::minutes(9));
+        self.step(
+            pipe,
+            0,
+            "xinchengshi-grid-4",
+            complaint(
+                Channel::GridWorker,
+                Self::location(
+                    "yuyao",
+                    "yangming",
+                    "xinchengshi",
+                    Some("xinchengshi-04"),
+                    "新城市小区12幢地下车库",
+                )?,
+                Category::WaterPowerPipes,
+                Urgency::Important,
+                "地下车库供水管爆裂，积水约十厘米，已关闭单元总阀",
+            )?,
+        )
+        .await?;
+        self.step(
+            pipe,
+            2,
+            "xinchengshi-sun",
+            C::Acknowledge {
+                reply: text("已收到，社区人员已到现场")?,
+            },
+        )
+        .await?;
+        self.step(
+            pipe,
+            4,
+            "xinchengshi-sun",
+            C::CallUp {
+                reason: text("主管道维修需水务部门，社区无法处理")?,
+            },
+        )
+        .await?;
+
+        // 茶坊 (通江街道 whistles automatically): cars blocking the fire lane.
+        let parking = TicketId::new_random();
+        self.clock.set(now - Duration::minutes(6));
+        self.step(
+            parking,
+            0,
+            "chafang-resident",
+            complaint(
+                Channel::Online,
+                Self::location(
+                    "shizhong",
+                    "tongjiang",
+                    "chafang",
+                    None,
+                    "茶坊社区菜市场东门",
+                )?,
+                Category::Parking,
+                Urgency::Major,
+                "车辆长期占用消防通道，救护车进不来",
+            )?,
+        )
+        .await?;
+        self.step(
+            parking,
+            1,
+            "chafang-li",
+            C::Acknowledge {
+                reply: text("已收到，社区网格员前往劝离")?,
+            },
+        )
+        .await?;
+        self.step(
+            parking,
+            3,
+            "chafang-li",
+            C::CallUp {
+                reason: text("劝离无效，需城管执法")?,
+            },
+        )
+        .await?;
+        Ok(vec![rubbish, pipe, parking])
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! Subcommands today: `demo` (drive demo tickets from the seeds through their whole life
 //! and print their timelines), `timeline` (one ticket's events), `log` (the global log,
-//! optionally following it live), `relay` (publish the log to NATS JetStream) and
-//! `migrate` (create or upgrade the event store).
+//! optionally following it live), `relay` (publish the log to NATS JetStream),
+//! `migrate` (create or upgrade the event store), and `serve` (every service at once).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
 pub mod demo;
+pub mod serve;
 pub mod telemetry;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ pub enum Command {
     },
     /// Create or upgrade the event store's tables, then exit.
     Migrate,
+    /// Run every service: the community, street and department stages, and with NATS
+    /// the relay and incident intake, plus HTTP (queues, live notices, metrics).
+    Serve(serve::ServeArgs),
     /// Publish the event log to NATS JetStream (stream TICKETS) until interrupted. Run as
     /// many as you like: one publishes, the others wait to take over.
     Relay {
@@ -169,6 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             relay.run(shutdown).await
         }
+        Command::Serve(args) => serve::run(&cli.store, &args).await,
         Command::Migrate => {
             let store = open(&cli.store, Arc::new(SystemClock)).await?;
             println!("event store ready: {}", store.describe());

@@ -32,7 +32,7 @@ fn check_demo(database_url: Option<&str>) {
         "demo failed: {}",
         String::from_utf8_lossy(&demo.stderr)
     );
-    assert_eq!(text.matches("工单 ticket ").count(), 5, "{text}");
+    assert_eq!(text.matches("工单 ticket ").count(), 8, "{text}");
     for step in [
         "受理",
         "回应",
@@ -74,10 +74,10 @@ fn check_demo(database_url: Option<&str>) {
         .collect();
     assert_eq!(stdout(&again).lines().collect::<Vec<_>>(), block);
 
-    // The log holds every event: 12 + 3 + 6 + 19 + 12.
+    // The log holds every event: 12 + 3 + 6 + 19 + 12 finished, 1 + 3 + 3 open.
     let log = whistle(&["log"], database_url, &sqlite);
     assert!(log.status.success());
-    assert_eq!(stdout(&log).lines().count(), 52);
+    assert_eq!(stdout(&log).lines().count(), 59);
 }
 
 #[test]
