@@ -5,7 +5,10 @@
 //! `cargo run --release -p load-tests -- store --backend postgres [--quick]`
 //! `cargo run --release -p load-tests -- store --backend sqlite [--quick]`
 //! `cargo run --release -p load-tests -- relay [--quick]`
+//! `cargo run --release -p load-tests -- dispatch-latency [--quick] [--rate 500]`
 
+mod db;
+mod dispatch;
 mod relay;
 mod report;
 mod store;
@@ -28,6 +31,9 @@ enum Benchmark {
     /// Relay events per second from the log to JetStream, against a raw pipelined
     /// JetStream publish with message ids.
     Relay(relay::RelayArgs),
+    /// Latency from a call-up's commit to the summons in the department's queue, through
+    /// NATS, beside a PostgreSQL commit and a JetStream publish-ack.
+    DispatchLatency(dispatch::DispatchArgs),
 }
 
 #[tokio::main]
@@ -35,5 +41,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().benchmark {
         Benchmark::Store(args) => store::run(args).await,
         Benchmark::Relay(args) => relay::run(args).await,
+        Benchmark::DispatchLatency(args) => dispatch::run(args).await,
     }
 }

@@ -107,10 +107,16 @@ pub struct Running {
     pub mode: &'static str,
     /// Demo tickets recorded at start.
     pub seeded: Option<crate::demo::Seeded>,
+    tickets: Arc<Tickets>,
     tasks: JoinSet<anyhow::Result<()>>,
 }
 
 impl Running {
+    /// The ticket executor the services use: commands sent through it wake them at once.
+    pub fn tickets(&self) -> Arc<Tickets> {
+        self.tickets.clone()
+    }
+
     /// Waits for every service to stop (after `shutdown`); the first error, if any.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first = Ok(());
@@ -241,7 +247,7 @@ pub async fn start(
 
     let state = AppState {
         store,
-        tickets,
+        tickets: tickets.clone(),
         catalogue,
         notices,
         registry: Arc::new(registry),
@@ -268,6 +274,7 @@ pub async fn start(
         address,
         mode,
         seeded,
+        tickets,
         tasks,
     })
 }

@@ -22,13 +22,14 @@
 
 pub mod metrics;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use async_trait::async_trait;
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 use whistle_events::subjects::{PublishedEvent, TICKETS_PREFIX, headers};
 use whistle_events::{ActorId, DecodeError, EventMetadata, TicketEvent};
@@ -121,10 +122,25 @@ pub async fn read_row<T: serde::de::DeserializeOwned>(
     table: &str,
     key: &str,
 ) -> Result<Option<T>, HandlerError> {
-    let Some(row) = store.row(table, key).await? else {
-        return Ok(None);
+    let pending = PENDING
+        .try_with(|p| {
+            p.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(table.to_owned(), key.to_owned()))
+                .cloned()
+        })
+        .ok()
+        .flatten();
+    let value = match pending {
+        // Changed earlier in this batch: deleted, or this value.
+        Some(None) => return Ok(None),
+        Some(Some(value)) => value,
+        None => match store.row(table, key).await? {
+            Some(row) => row.value,
+            None => return Ok(None),
+        },
     };
-    serde_json::from_value(row.value).map(Some).map_err(|e| {
+    serde_json::from_value(value).map(Some).map_err(|e| {
         HandlerError::Failed(format!(
             "row `{key}` of {table} is unreadable ({e}); rebuild the read model from the log"
         ))
@@ -231,28 +247,6 @@ impl Default for ConsumerConfig {
     }
 }
 
-/// What became of one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Applied,
-    Skipped,
-    Duplicate,
-    Parked,
-    Stopped,
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::Skipped => "skipped",
-            Self::Duplicate => "duplicate",
-            Self::Parked => "parked",
-            Self::Stopped => "stopped",
-        }
-    }
-}
-
 /// Runs one handler.
 #[derive(Clone)]
 pub struct Consumer {
@@ -347,23 +341,10 @@ impl Consumer {
             if !lease.is_held().await {
                 anyhow::bail!("lost the consumer's lease (its database connection broke)");
             }
-            let mut trailing_skip = None;
-            for event in &batch {
-                let event = delivered(event);
-                match self.process(&event, 0, shutdown).await? {
-                    Outcome::Stopped => return Ok(()),
-                    Outcome::Skipped => trailing_skip = Some(event.position),
-                    _ => trailing_skip = None,
-                }
-            }
-            // Events it does not want move the checkpoint too, once per batch.
-            if let Some(position) = trailing_skip {
-                self.commit(
-                    Position::new(position),
-                    &Effect::Apply(Vec::new()),
-                    shutdown,
-                )
-                .await?;
+            let events: Vec<(PublishedEvent, u32)> =
+                batch.iter().map(|e| (delivered(e), 0)).collect();
+            if !self.apply_batch(&events, shutdown).await? {
+                return Ok(());
             }
         }
     }
@@ -399,42 +380,55 @@ impl Consumer {
             .await
             .with_context(|| format!("opening the durable consumer {}", self.name()))?;
         tracing::info!(consumer = self.name(), stream = %self.config.stream, "consuming JetStream");
+        // One continuous pull for the consumer's whole run: messages arrive in stream
+        // order, and none is left in flight by an abandoned request.
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch)
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await
+            .context("pulling from JetStream")?;
+        let mut lease_check = tokio::time::interval(Duration::from_secs(1));
         loop {
-            let mut messages = consumer
-                .fetch()
-                .max_messages(self.config.batch)
-                .expires(Duration::from_secs(1))
-                .messages()
-                .await
-                .context("fetching from JetStream")?;
-            loop {
-                let message = tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    message = messages.next() => message,
-                };
-                let Some(message) = message else { break };
-                let message =
-                    message.map_err(|e| anyhow::anyhow!("receiving from JetStream: {e}"))?;
-                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-                let event = self.read_message(&message)?;
-                let outcome = match event {
-                    Ok(event) => {
-                        let earlier =
-                            u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX);
-                        let outcome = self.process(&event, earlier, shutdown).await?;
-                        if outcome == Outcome::Skipped {
-                            self.commit(
-                                Position::new(event.position),
-                                &Effect::Apply(Vec::new()),
-                                shutdown,
-                            )
-                            .await?;
-                        }
-                        outcome
+            let first = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = lease_check.tick() => {
+                    if !lease.is_held().await {
+                        anyhow::bail!("lost the consumer's lease (its database connection broke)");
                     }
+                    continue;
+                }
+                message = messages.next() => message,
+            };
+            let Some(first) = first else {
+                anyhow::bail!("the JetStream pull ended");
+            };
+            let mut batch =
+                vec![first.map_err(|e| anyhow::anyhow!("receiving from JetStream: {e}"))?];
+            // Take what has arrived already, without waiting.
+            while batch.len() < self.config.batch {
+                match messages.next().now_or_never() {
+                    Some(Some(next)) => batch.push(
+                        next.map_err(|e| anyhow::anyhow!("receiving from JetStream: {e}"))?,
+                    ),
+                    _ => break,
+                }
+            }
+            let mut events = Vec::with_capacity(batch.len());
+            for message in &batch {
+                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                let earlier = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX);
+                match self.read_message(message)? {
+                    Ok(event) => events.push((event, earlier)),
                     Err((position, reason)) => {
+                        // Unreadable: park it where it stands, after what came before.
+                        if !self.apply_batch(&events, shutdown).await? {
+                            return Ok(());
+                        }
+                        events.clear();
                         let effect = Effect::Park {
-                            event_id: header(&message, headers::MSG_ID).unwrap_or_default(),
+                            event_id: header(message, headers::MSG_ID).unwrap_or_default(),
                             reason,
                             attempts: u32::try_from(delivered).unwrap_or(u32::MAX),
                             message: serde_json::Value::String(
@@ -443,25 +437,23 @@ impl Consumer {
                         };
                         match self.commit(position, &effect, shutdown).await? {
                             Some(Committed::Applied) => {
-                                tracing::error!(consumer = self.name(), %position, reason = ?effect, "parking an unreadable message");
+                                tracing::error!(consumer = self.name(), %position, "parked an unreadable message");
                                 self.metrics.outcome(self.name(), "parked");
-                                Outcome::Parked
                             }
-                            Some(Committed::AlreadyApplied) => Outcome::Duplicate,
-                            None => Outcome::Stopped,
+                            Some(Committed::AlreadyApplied) => {}
+                            None => return Ok(()),
                         }
                     }
-                };
-                if outcome == Outcome::Stopped {
-                    return Ok(());
                 }
+            }
+            if !self.apply_batch(&events, shutdown).await? {
+                return Ok(());
+            }
+            for message in &batch {
                 message
                     .ack_with(AckKind::Ack)
                     .await
                     .map_err(|e| anyhow::anyhow!("acknowledging a message: {e}"))?;
-            }
-            if !lease.is_held().await {
-                anyhow::bail!("lost the consumer's lease (its database connection broke)");
             }
         }
     }
@@ -502,23 +494,168 @@ impl Consumer {
         )
     }
 
-    /// Handles one event with bounded retries, commits its effect, and counts it.
-    async fn process(
+    /// Handles a batch (events with the attempts already made on each) and commits it.
+    ///
+    /// Events of different tickets are handled concurrently, each ticket's in log order;
+    /// a handler reads the rows this batch changed already ([`read_row`] sees them). The
+    /// effects are then committed in log order: one transaction for the rows of the
+    /// whole batch, split only around a parked event, which has a commit of its own.
+    /// `false`: shut down meanwhile.
+    async fn apply_batch(
+        &self,
+        events: &[(PublishedEvent, u32)],
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        let Some((last, _)) = events.last() else {
+            return Ok(true);
+        };
+        let checkpoint = self.store.checkpoint(self.name()).await?;
+        // Lanes: one per stream, in log order within each.
+        let mut lanes: Vec<Vec<usize>> = Vec::new();
+        let mut lane_of: HashMap<&str, usize> = HashMap::new();
+        for (index, (event, _)) in events.iter().enumerate() {
+            if event.position <= checkpoint.get() || !self.handler.wants(&event.event_type) {
+                continue;
+            }
+            let lane = *lane_of.entry(event.stream_id.as_str()).or_insert_with(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            });
+            lanes[lane].push(index);
+        }
+        let pending: Pending = Arc::default();
+        let decided: Vec<Vec<(usize, Option<Effect>)>> = PENDING
+            .scope(pending.clone(), async {
+                futures::future::join_all(lanes.iter().map(|lane| {
+                    let pending = &pending;
+                    async move {
+                        let mut out = Vec::with_capacity(lane.len());
+                        for &index in lane {
+                            let (event, earlier) = &events[index];
+                            let effect = self.decide(event, *earlier, shutdown).await;
+                            if let Some(Effect::Apply(changes)) = &effect {
+                                let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+                                for change in changes {
+                                    pending.insert(
+                                        (change.table.clone(), change.key.clone()),
+                                        change.value.clone(),
+                                    );
+                                }
+                            }
+                            let stop = effect.is_none();
+                            out.push((index, effect));
+                            if stop {
+                                break;
+                            }
+                        }
+                        out
+                    }
+                }))
+                .await
+            })
+            .await;
+        let mut effects: Vec<Option<Option<Effect>>> = vec![None; events.len()];
+        for (index, effect) in decided.into_iter().flatten() {
+            effects[index] = Some(effect);
+        }
+        if effects.iter().any(|e| matches!(e, Some(None))) {
+            return Ok(false);
+        }
+
+        // Commit in log order.
+        let mut rows = Vec::new();
+        let mut applied = Vec::new();
+        let mut covered: Option<Position> = None;
+        for (index, (event, _)) in events.iter().enumerate() {
+            let position = Position::new(event.position);
+            match effects[index].take().flatten() {
+                None if event.position <= checkpoint.get() => {
+                    self.metrics.outcome(self.name(), "duplicate");
+                }
+                None => self.metrics.outcome(self.name(), "skipped"),
+                Some(Effect::Apply(changes)) => {
+                    rows.extend(changes);
+                    applied.push(index);
+                    covered = Some(position);
+                }
+                Some(park @ Effect::Park { .. }) => {
+                    if let Some(upto) = covered.take()
+                        && !self
+                            .commit_applied(
+                                upto,
+                                std::mem::take(&mut rows),
+                                &applied,
+                                events,
+                                shutdown,
+                            )
+                            .await?
+                    {
+                        return Ok(false);
+                    }
+                    applied.clear();
+                    match self.commit(position, &park, shutdown).await? {
+                        None => return Ok(false),
+                        Some(Committed::Applied) => self.metrics.outcome(self.name(), "parked"),
+                        Some(Committed::AlreadyApplied) => {
+                            self.metrics.outcome(self.name(), "duplicate");
+                        }
+                    }
+                }
+            }
+        }
+        // The rest, and skipped events at the end move the checkpoint too.
+        let last = Position::new(last.position);
+        if last > checkpoint && self.store.checkpoint(self.name()).await? < last {
+            return self
+                .commit_applied(last, rows, &applied, events, shutdown)
+                .await;
+        }
+        Ok(true)
+    }
+
+    /// Commits `rows` up to `position`, then tells the handler about the applied events.
+    async fn commit_applied(
+        &self,
+        position: Position,
+        rows: Vec<RowChange>,
+        applied: &[usize],
+        events: &[(PublishedEvent, u32)],
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        match self
+            .commit(position, &Effect::Apply(rows), shutdown)
+            .await?
+        {
+            None => Ok(false),
+            Some(Committed::AlreadyApplied) => {
+                for _ in applied {
+                    self.metrics.outcome(self.name(), "duplicate");
+                }
+                Ok(true)
+            }
+            Some(Committed::Applied) => {
+                for &index in applied {
+                    self.metrics.outcome(self.name(), "applied");
+                    self.handler.committed(&events[index].0).await;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Handles one event with bounded retries: its effect (rows, or parking), or `None`
+    /// when shut down meanwhile.
+    async fn decide(
         &self,
         event: &PublishedEvent,
         earlier_attempts: u32,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<Outcome> {
-        if !self.handler.wants(&event.event_type) {
-            self.metrics.outcome(self.name(), "skipped");
-            return Ok(Outcome::Skipped);
-        }
-        let position = Position::new(event.position);
+    ) -> Option<Effect> {
         let mut attempts = earlier_attempts;
         let mut wait = self.config.backoff;
-        let effect = loop {
+        loop {
             match self.handler.handle(event).await {
-                Ok(changes) => break Effect::Apply(changes),
+                Ok(changes) => return Some(Effect::Apply(changes)),
                 Err(HandlerError::Unavailable(reason)) => {
                     tracing::warn!(consumer = self.name(), position = event.position, %reason, "store unavailable; retrying");
                 }
@@ -526,36 +663,23 @@ impl Consumer {
                     attempts += 1;
                     if attempts >= self.config.max_attempts {
                         tracing::error!(consumer = self.name(), position = event.position, event_type = %event.event_type, attempts, %reason, "parking the event");
-                        break Effect::Park {
+                        return Some(Effect::Park {
                             event_id: event.event_id.to_string(),
                             reason,
                             attempts,
                             message: serde_json::to_value(event).unwrap_or_default(),
-                        };
+                        });
                     }
                     tracing::warn!(consumer = self.name(), position = event.position, attempts, %reason, "handling failed; retrying");
                 }
             }
             self.metrics.retried(self.name());
             tokio::select! {
-                () = shutdown.cancelled() => return Ok(Outcome::Stopped),
+                () = shutdown.cancelled() => return None,
                 () = tokio::time::sleep(wait) => {}
             }
             wait = (wait * 2).min(self.config.max_backoff);
-        };
-        let outcome = match self.commit(position, &effect, shutdown).await? {
-            None => Outcome::Stopped,
-            Some(Committed::AlreadyApplied) => Outcome::Duplicate,
-            Some(Committed::Applied) if matches!(effect, Effect::Park { .. }) => Outcome::Parked,
-            Some(Committed::Applied) => {
-                self.handler.committed(event).await;
-                Outcome::Applied
-            }
-        };
-        if outcome != Outcome::Stopped {
-            self.metrics.outcome(self.name(), outcome.label());
         }
-        Ok(outcome)
     }
 
     /// Commits an effect, retrying while the store is unreachable (`None`: shut down).
@@ -592,6 +716,13 @@ impl Consumer {
             wait = (wait * 2).min(self.config.max_backoff);
         }
     }
+}
+
+/// Rows a batch changed, not yet committed: handlers of later events read them first.
+type Pending = Arc<Mutex<HashMap<(String, String), Option<serde_json::Value>>>>;
+
+tokio::task_local! {
+    static PENDING: Pending;
 }
 
 fn header(message: &jetstream::Message, name: &str) -> Option<String> {

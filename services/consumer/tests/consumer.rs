@@ -314,3 +314,64 @@ async fn a_jetstream_consumer_applies_each_event_once_while_the_relay_is_killed_
     js.delete_stream(&relay_config.stream).await?;
     Ok(())
 }
+
+/// Counts each ticket's events in one row, read back before every write.
+struct Counter(EventStore);
+
+#[async_trait]
+impl Handler for Counter {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn wants(&self, _event_type: &str) -> bool {
+        true
+    }
+
+    async fn handle(
+        &self,
+        event: &PublishedEvent,
+    ) -> std::result::Result<Vec<RowChange>, HandlerError> {
+        // Slow enough that tickets overlap within a batch.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let seen: Option<u64> =
+            whistle_consumer::read_row(&self.0, "counts", &event.stream_id).await?;
+        Ok(vec![RowChange::put(
+            "counts",
+            event.stream_id.clone(),
+            serde_json::json!(seen.unwrap_or(0) + 1),
+        )])
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reads_its_own_uncommitted_rows() -> Result {
+    let store = store(false).await?;
+    let ids = tickets(&store, 30).await?;
+    let shutdown = CancellationToken::new();
+    let consumer = Consumer::new(
+        store.clone(),
+        Arc::new(Counter(store.clone())),
+        ConsumerConfig {
+            batch: 256,
+            ..config("-", "-")
+        },
+        ConsumerMetrics::default(),
+    );
+    let task = tokio::spawn(consumer.run(Feed::Log, shutdown.clone()));
+    caught_up(&store).await?;
+    shutdown.cancel();
+    task.await??;
+    for ticket in ids {
+        let row = store
+            .row("counts", &ticket.to_string())
+            .await?
+            .expect("a count");
+        assert_eq!(
+            row.value,
+            serde_json::json!(2),
+            "Received and Acknowledged, each counted once"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Scratch PostgreSQL databases for benchmarks.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::postgres::PgConnectOptions;
+
+/// Creates the database `name` on `url`'s server; its URL.
+pub async fn create(url: &str, name: &str) -> anyhow::Result<String> {
+    let options = PgConnectOptions::from_str(url).context("DATABASE_URL")?;
+    let mut admin = crate::store::admin_connection(&options).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops the database `name` on `url`'s server, if it can.
+pub async fn drop(url: &str, name: &str) {
+    if let Ok(options) = PgConnectOptions::from_str(url)
+        && let Ok(mut admin) = crate::store::admin_connection(&options).await
+    {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+    }
+}
