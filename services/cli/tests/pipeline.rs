@@ -521,6 +521,32 @@ async fn a_confirming_street_waits_for_its_dispatcher() {
 #[tokio::test]
 async fn a_complaint_goes_the_whole_path_embedded() {
     let w = Whistle::start(false, false).await;
+    // A liaison console listening to 住建's notices (server-sent events).
+    let mut sse = tokio::net::TcpStream::connect(w.address())
+        .await
+        .expect("connect");
+    sse.write_all(b"GET /api/departments/zhujian/notices HTTP/1.1\r\nHost: whistle\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .expect("send");
+    let (first_line, rest) = {
+        let mut head = vec![0u8; 512];
+        let n = sse.read(&mut head).await.expect("response head");
+        let head = String::from_utf8_lossy(&head[..n]).into_owned();
+        (head.lines().next().unwrap_or_default().to_owned(), head)
+    };
+    assert!(first_line.contains("200"), "{first_line}");
+    assert!(rest.to_lowercase().contains("text/event-stream"), "{rest}");
+    let listening = tokio::spawn(async move {
+        let mut seen = String::new();
+        let mut buffer = vec![0u8; 4096];
+        while !seen.contains("event: summoned") {
+            let n = sse.read(&mut buffer).await.expect("read events");
+            assert!(n > 0, "the event stream ended");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        seen
+    });
+
     let ticket = receive(
         &w,
         ("haigang", "wenhualu", "hongqili"),
@@ -528,6 +554,11 @@ async fn a_complaint_goes_the_whole_path_embedded() {
     )
     .await;
     whole_path(&w, ticket).await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), listening)
+        .await
+        .expect("住建's console is told about the summons")
+        .expect("listener");
+    assert!(seen.contains(&ticket.to_string()), "{seen}");
 
     // The same read models over HTTP.
     let (status, body) = get(w.address(), "/api/departments/zhujian/queue").await;
