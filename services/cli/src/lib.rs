@@ -2,7 +2,8 @@
 //!
 //! Subcommands today: `demo` (drive demo tickets from the seeds through their whole life
 //! and print their timelines), `timeline` (one ticket's events), `log` (the global log,
-//! optionally following it live), `relay` (publish the log to NATS JetStream),
+//! optionally following it live), `relay` (publish the log to NATS JetStream), `parked`
+//! (events consumers gave up on),
 //! `migrate` (create or upgrade the event store), and `serve` (every service at once).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
@@ -83,6 +84,8 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// List the events consumers gave up on (parked), with the reason, oldest first.
+    Parked,
     /// Create or upgrade the event store's tables, then exit.
     Migrate,
     /// Run every service: the community, street and department stages, and with NATS
@@ -174,6 +177,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             relay.run(shutdown).await
         }
         Command::Serve(args) => serve::run(&cli.store, &args).await,
+        Command::Parked => {
+            let store = open(&cli.store, Arc::new(SystemClock)).await?;
+            let parked = store.parked_messages().await?;
+            if parked.is_empty() {
+                println!("no parked messages in {}", store.describe());
+            }
+            for p in parked {
+                println!(
+                    "{}  {:<12} position {:>20}  event {}  after {} attempts: {}",
+                    p.parked_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    p.consumer,
+                    p.position,
+                    p.event_id,
+                    p.attempts,
+                    p.reason
+                );
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let store = open(&cli.store, Arc::new(SystemClock)).await?;
             println!("event store ready: {}", store.describe());

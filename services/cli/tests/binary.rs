@@ -125,3 +125,45 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit_code() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn parked_messages_are_listed_with_their_reason() {
+    let sqlite = fresh_sqlite_path();
+    let empty = whistle(&["parked"], None, &sqlite);
+    assert!(empty.status.success());
+    assert!(
+        stdout(&empty).contains("no parked messages"),
+        "{}",
+        stdout(&empty)
+    );
+
+    let store = whistle_store::EventStore::open(
+        &whistle_store::StoreConfig {
+            sqlite_path: sqlite.clone(),
+            ..whistle_store::StoreConfig::default()
+        },
+        std::sync::Arc::new(whistle_clock::SystemClock),
+    )
+    .await
+    .expect("store");
+    store
+        .commit_effect(
+            "department",
+            whistle_store::Position::new(42),
+            &whistle_store::Effect::Park {
+                event_id: "0197b3c2-0000-7000-8000-000000000042".into(),
+                reason: "row `zhujian/x` of department_queue is unreadable".into(),
+                attempts: 5,
+                message: serde_json::json!({}),
+            },
+        )
+        .await
+        .expect("park");
+    let listed = stdout(&whistle(&["parked"], None, &sqlite));
+    assert!(listed.contains("department"), "{listed}");
+    assert!(listed.contains("position                   42"), "{listed}");
+    assert!(
+        listed.contains("after 5 attempts: row `zhujian/x`"),
+        "{listed}"
+    );
+}
