@@ -148,7 +148,10 @@ impl Handler for CommunityStage {
                 &row,
             )?]);
         }
-        let state = self.tickets.load(ticket).await?;
+        let state = self
+            .tickets
+            .load_after(ticket, event.stream_version)
+            .await?;
         let Some(received) = state.received() else {
             return Ok(Vec::new());
         };

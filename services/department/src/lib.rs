@@ -11,6 +11,7 @@
 
 pub mod notices;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -144,12 +145,34 @@ impl ReportInStage {
         }
     }
 
-    /// Every department with a row for the ticket, from the ticket's summonses.
+    /// Every department ever summoned on the ticket (a reopened ticket's state forgets
+    /// its earlier summonses; its stream does not).
+    async fn summoned(&self, ticket: &TicketId) -> Result<BTreeSet<DepartmentId>, HandlerError> {
+        let mut departments = BTreeSet::new();
+        for recorded in self
+            .store
+            .read_stream("Ticket", &ticket.to_string(), 0)
+            .await?
+        {
+            if recorded.event_type == "WhistleBlown"
+                && let Ok(TicketEvent::WhistleBlown(whistle)) = TicketEvent::decode(
+                    &recorded.event_type,
+                    &recorded.event_version,
+                    &recorded.payload,
+                )
+            {
+                departments.extend(whistle.departments);
+            }
+        }
+        Ok(departments)
+    }
+
+    /// Removes the ticket from every department's queue.
     async fn close_all(&self, ticket: &TicketId) -> Result<Vec<RowChange>, HandlerError> {
-        let state = self.tickets.load(*ticket).await?;
-        Ok(state
-            .summonses()
-            .keys()
+        Ok(self
+            .summoned(ticket)
+            .await?
+            .iter()
             .map(|department| RowChange::delete(QUEUE, key(department, ticket)))
             .collect())
     }
@@ -190,7 +213,10 @@ impl Handler for ReportInStage {
         let at = event.recorded_at;
         match decoded {
             TicketEvent::WhistleBlown(whistle) => {
-                let state = self.tickets.load(ticket).await?;
+                let state = self
+                    .tickets
+                    .load_after(ticket, event.stream_version)
+                    .await?;
                 let Some(received) = state.received() else {
                     return Err(HandlerError::Failed(format!(
                         "ticket {ticket} has a whistle but no complaint"
@@ -307,10 +333,9 @@ impl Handler for ReportInStage {
             TicketEvent::Resolved(_)
             | TicketEvent::Reopened(_)
             | TicketEvent::Closed(_)
-            | TicketEvent::MergedInto(_) => match self.tickets.load(ticket).await {
-                Ok(state) => state
-                    .summonses()
-                    .keys()
+            | TicketEvent::MergedInto(_) => match self.summoned(&ticket).await {
+                Ok(departments) => departments
+                    .iter()
                     .map(|d| notice(NoticeKind::Closed, d, None))
                     .collect(),
                 Err(_) => Vec::new(),

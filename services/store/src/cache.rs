@@ -39,12 +39,63 @@ pub struct CachedEventStore<A: Aggregate + Clone> {
 #[derive(Clone)]
 pub struct CacheHandle<A> {
     cache: Arc<Mutex<HashMap<String, (A, usize)>>>,
+    capacity: usize,
 }
 
 impl<A> std::fmt::Debug for CacheHandle<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CacheHandle")
     }
+}
+
+impl<A: Clone> CacheHandle<A> {
+    /// The cached state of `id`, if it holds at least `sequence` events (a reader that
+    /// needs the state including a given event asks for that event's version).
+    pub fn at_least(&self, id: &str, sequence: usize) -> Option<A> {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .filter(|(_, seen)| *seen >= sequence)
+            .map(|(aggregate, _)| aggregate.clone())
+    }
+
+    /// Keeps a state read from the log (holding `sequence` events), unless a newer one is
+    /// cached already.
+    pub fn remember(&self, id: &str, aggregate: A, sequence: usize) {
+        remember(
+            &self.cache,
+            self.capacity,
+            id.to_owned(),
+            aggregate,
+            sequence,
+        );
+    }
+}
+
+/// Caches `aggregate` at `sequence` unless a newer state is cached; bounded by `capacity`.
+fn remember<A>(
+    cache: &Mutex<HashMap<String, (A, usize)>>,
+    capacity: usize,
+    id: String,
+    aggregate: A,
+    sequence: usize,
+) {
+    if capacity == 0 {
+        return;
+    }
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    // A slower task must not put back an older state over a newer one.
+    if cache.get(&id).is_some_and(|(_, seen)| *seen >= sequence) {
+        return;
+    }
+    if cache.len() >= capacity
+        && !cache.contains_key(&id)
+        && let Some(victim) = cache.keys().next().cloned()
+    {
+        cache.remove(&victim);
+    }
+    cache.insert(id, (aggregate, sequence));
 }
 
 impl<A> CacheHandle<A> {
@@ -82,6 +133,7 @@ impl<A: Aggregate + Clone> CachedEventStore<A> {
     pub fn handle(&self) -> CacheHandle<A> {
         CacheHandle {
             cache: self.cache.clone(),
+            capacity: self.capacity,
         }
     }
 
@@ -94,21 +146,7 @@ impl<A: Aggregate + Clone> CachedEventStore<A> {
     }
 
     fn remember(&self, id: String, aggregate: A, sequence: usize) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        // A slower task must not put back an older state over a newer one.
-        if cache.get(&id).is_some_and(|(_, seen)| *seen >= sequence) {
-            return;
-        }
-        if cache.len() >= self.capacity
-            && !cache.contains_key(&id)
-            && let Some(victim) = cache.keys().next().cloned()
-        {
-            cache.remove(&victim);
-        }
-        cache.insert(id, (aggregate, sequence));
+        remember(&self.cache, self.capacity, id, aggregate, sequence);
     }
 
     fn forget(&self, id: &str) {

@@ -248,7 +248,10 @@ impl StreetStage {
         ticket: TicketId,
         event: &PublishedEvent,
     ) -> Result<(), HandlerError> {
-        let state = self.tickets.load(ticket).await?;
+        let state = self
+            .tickets
+            .load_after(ticket, event.stream_version)
+            .await?;
         if state.stage() != Stage::Whistled {
             return Ok(());
         }
@@ -307,8 +310,15 @@ impl StreetStage {
         Ok(())
     }
 
-    async fn street_of(&self, ticket: TicketId) -> Result<Option<StreetId>, HandlerError> {
-        let state = self.tickets.load(ticket).await?;
+    async fn street_of(
+        &self,
+        ticket: TicketId,
+        event: &PublishedEvent,
+    ) -> Result<Option<StreetId>, HandlerError> {
+        let state = self
+            .tickets
+            .load_after(ticket, event.stream_version)
+            .await?;
         Ok(state.received().map(|r| r.location.street.clone()))
     }
 }
@@ -330,7 +340,10 @@ impl Handler for StreetStage {
         let ticket = ticket_of(event)?;
         match decoded {
             TicketEvent::CalledUp(_) | TicketEvent::Reopened(_) => {
-                let state = self.tickets.load(ticket).await?;
+                let state = self
+                    .tickets
+                    .load_after(ticket, event.stream_version)
+                    .await?;
                 // Whistled since (or back with the community): nothing left to do here.
                 if state.stage() != Stage::CalledUp {
                     return Ok(Vec::new());
@@ -345,7 +358,10 @@ impl Handler for StreetStage {
                 if later.iter().any(|e| e.event_type == "WhistleBlown") {
                     return Ok(Vec::new());
                 }
-                let state = self.tickets.load(ticket).await?;
+                let state = self
+                    .tickets
+                    .load_after(ticket, event.stream_version)
+                    .await?;
                 // Still with departments, or back with the street when every one declined.
                 if !matches!(state.stage(), Stage::Whistled | Stage::CalledUp) {
                     return Ok(Vec::new());
@@ -368,7 +384,7 @@ impl Handler for StreetStage {
             | TicketEvent::Resolved(_)
             | TicketEvent::Closed(_)
             | TicketEvent::MergedInto(_) => Ok(self
-                .street_of(ticket)
+                .street_of(ticket, event)
                 .await?
                 .map(|street| RowChange::delete(QUEUE, key(&street, &ticket)))
                 .into_iter()

@@ -194,6 +194,26 @@ impl Tickets {
         Ok(cqrs_es::AggregateContext::aggregate(&mut context).clone())
     }
 
+    /// The ticket's state including at least its first `version` events: the cached
+    /// state when it is that recent (the services' own commands keep it so), else read
+    /// from the log. For readers reacting to an event, which pass its stream version.
+    pub async fn load_after(&self, ticket: TicketId, version: u64) -> Result<Ticket, CommandError> {
+        let id = ticket.to_string();
+        let needed = usize::try_from(version).unwrap_or(usize::MAX);
+        if let Some(state) = self.cache.at_least(&id, needed) {
+            return Ok(state);
+        }
+        let mut context = self
+            .events
+            .load_aggregate(&id)
+            .await
+            .map_err(CommandError::from_aggregate)?;
+        let state = cqrs_es::AggregateContext::aggregate(&mut context).clone();
+        self.cache
+            .remember(&id, state.clone(), context.current_sequence);
+        Ok(state)
+    }
+
     /// Every event of the ticket, oldest first, with who did it and when.
     pub async fn timeline(&self, ticket: TicketId) -> Result<Vec<TimelineEntry>, CommandError> {
         let events = self
