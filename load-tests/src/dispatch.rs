@@ -201,7 +201,13 @@ async fn prepare(tickets: &Arc<Tickets>, count: usize) -> anyhow::Result<Vec<Tic
                     )
                     .await?;
                 tickets
-                    .execute(t, C::Acknowledge { reply: Text::note("已受理")? }, &by)
+                    .execute(
+                        t,
+                        C::Acknowledge {
+                            reply: Text::note("已受理")?,
+                        },
+                        &by,
+                    )
                     .await?;
                 ids.push(t);
             }
@@ -276,8 +282,12 @@ async fn call_ups(
     let mut tasks = Vec::with_capacity(ids.len());
     for &ticket in ids {
         ticker.tick().await;
-        let (tickets, by, reason, committed) =
-            (tickets.clone(), by.clone(), reason.clone(), committed.clone());
+        let (tickets, by, reason, committed) = (
+            tickets.clone(),
+            by.clone(),
+            reason.clone(),
+            committed.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             tickets
                 .execute(ticket, C::CallUp { reason }, &by)
@@ -298,7 +308,9 @@ async fn call_ups(
         .is_err()
     {
         let seen = noticed.lock().unwrap_or_else(|e| e.into_inner()).len();
-        let queued = whistle_department::queue(tickets.store(), &"zhujian".parse()?).await?.len();
+        let queued = whistle_department::queue(tickets.store(), &"zhujian".parse()?)
+            .await?
+            .len();
         let parked = tickets.store().parked_messages().await?;
         let mut whistles = 0;
         let mut after = whistle_store::Position::START;
@@ -306,7 +318,10 @@ async fn call_ups(
             let page = tickets.store().read_all(after, 10_000).await?;
             let Some(last) = page.last() else { break };
             after = last.position;
-            whistles += page.iter().filter(|e| e.event_type == "WhistleBlown").count();
+            whistles += page
+                .iter()
+                .filter(|e| e.event_type == "WhistleBlown")
+                .count();
         }
         anyhow::bail!(
             "only {seen} of {expected} summons notices arrived within 2 minutes ({queued} rows in 住建's queue, {whistles} whistles in the log, {} parked: {:?}; department checkpoint {}, head {})",

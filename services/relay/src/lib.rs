@@ -9,8 +9,10 @@
 //!   `Whistle-Store` (the event store's identity) and the event's `traceparent`; the body is
 //!   a [`PublishedEvent`](whistle_events::subjects::PublishedEvent). A stream holding another store's events is refused.
 //! - **Exactly once**: publishes are pipelined, up to four batches in flight while the next
-//!   ones are read; the checkpoint moves (every half second, and when the log is idle) only
-//!   to a batch whose acks, and all earlier ones, have arrived. After a crash, the relay starts again from the later
+//!   ones are read (by a task of their own, which also makes them into messages: payloads
+//!   stay the stored JSON text, see [`EventStore::read_all_raw`]); the checkpoint moves
+//!   (every half second, and when the log is idle) only to a batch whose acks, and all
+//!   earlier ones, have arrived. After a crash, the relay starts again from the later
 //!   of its checkpoint and the `Whistle-Position` of the last message already in the stream
 //!   (one connection keeps publish order), so nothing is published twice even beyond
 //!   JetStream's deduplication window. After a batch that failed part way inside a running
@@ -20,17 +22,19 @@
 //!   when the first dies. A relay that loses its lease connection stops publishing at once.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, stream};
-use tokio::sync::watch;
+use async_nats::{HeaderMap, HeaderName, HeaderValue, Subject};
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use whistle_events::subjects::{TICKETS_PREFIX, UNKNOWN_TOKEN, headers, ticket_event_subject};
 use whistle_events::{TicketEvent, metadata};
-use whistle_store::{EventStore, Position, RecordedEvent};
+use whistle_store::{EventStore, Position, RawRecordedEvent};
 
 /// The relay's configuration. Defaults are production's.
 #[derive(Debug, Clone)]
@@ -83,8 +87,8 @@ pub struct Relay {
     jetstream: jetstream::Context,
     config: RelayConfig,
     state: watch::Sender<RelayState>,
-    // Ticket id → (district, street), learnt from each ticket's `Received` event.
-    locations: HashMap<String, (String, String)>,
+    // Turns events into messages, in a task of its own while the relay publishes.
+    messages: Messages,
     // Set when a batch failed part way: some of its messages may be in the stream and some
     // not, so the stream's last message does not say where to resume. The next attempt
     // starts from the checkpoint, and JetStream's deduplication (the retry comes well inside
@@ -92,7 +96,8 @@ pub struct Relay {
     batch_failed: bool,
 }
 
-/// [`whistle_events::subjects::PublishedEvent`] serialized from borrowed fields, so publishing clones no payload.
+/// [`whistle_events::subjects::PublishedEvent`] serialized from borrowed fields, the payload
+/// embedded as the stored JSON text, so publishing neither parses nor clones a payload.
 /// Same field names and order; the relay's tests read every body back as a
 /// `PublishedEvent`.
 #[derive(serde::Serialize)]
@@ -106,11 +111,28 @@ struct PublishedEventRef<'a> {
     event_version: &'a str,
     recorded_at: &'a chrono::DateTime<chrono::Utc>,
     metadata: &'a HashMap<String, String>,
-    payload: &'a serde_json::Value,
+    payload: &'a RawValue,
 }
+
+// Header names, made once: a name made from a `&str` is checked on every message.
+const MSG_ID: HeaderName = HeaderName::from_static(headers::MSG_ID);
+const EVENT_TYPE: HeaderName = HeaderName::from_static(headers::EVENT_TYPE);
+const EVENT_VERSION: HeaderName = HeaderName::from_static(headers::EVENT_VERSION);
+const POSITION: HeaderName = HeaderName::from_static(headers::POSITION);
+const STREAM: HeaderName = HeaderName::from_static(headers::STREAM);
+const STORE: HeaderName = HeaderName::from_static(headers::STORE);
+const TRACEPARENT: HeaderName = HeaderName::from_static(headers::TRACEPARENT);
+
+/// Room for a body's fields besides the payload and the metadata, so that serializing it
+/// does not grow the buffer.
+const BODY_FIELDS: usize = 384;
 
 /// Batches sent before the relay waits for the acks of the oldest.
 const MAX_BATCHES_IN_FLIGHT: usize = 4;
+/// Batches read and made into messages ahead of the one being published.
+const BATCHES_READ_AHEAD: usize = 2;
+/// Batches read from the log per round trip to the database.
+const BATCHES_PER_READ: usize = 2;
 /// How long the relay waits for new events before it settles the acks in flight.
 const IDLE_FLUSH: Duration = Duration::from_millis(20);
 /// How often the checkpoint is saved while events flow.
@@ -126,12 +148,13 @@ impl Relay {
     /// A relay from `store` to the JetStream of `client`.
     pub fn new(store: EventStore, client: async_nats::Client, config: RelayConfig) -> Self {
         let (state, _) = watch::channel(RelayState::Waiting);
+        let messages = Messages::new(store.clone(), &config.subject_prefix);
         Self {
             store,
             jetstream: jetstream::new(client),
             config,
             state,
-            locations: HashMap::new(),
+            messages,
             batch_failed: false,
         }
     }
@@ -204,7 +227,8 @@ impl Relay {
             checkpoint.max(published)
         };
         tracing::info!(%checkpoint, %published, %resume, "relay resumes");
-        let mut subscription = self.store.subscribe(resume);
+        // The log is read, and its events made into messages, ahead of the publishing.
+        let mut log = ReadAhead::start(&self.store, &self.messages, resume, self.config.batch);
         // Batches sent and not yet acknowledged, oldest first, with the last position of
         // each: while their acks travel, the next batches are read and sent.
         let mut in_flight: VecDeque<(Position, Vec<PublishAckFuture>)> = VecDeque::new();
@@ -224,7 +248,7 @@ impl Relay {
                     self.settle(&mut in_flight, &mut acknowledged).await?;
                     return self.save(acknowledged).await;
                 }
-                batch = tokio::time::timeout(wait, subscription.next_batch(self.config.batch)) => batch,
+                batch = tokio::time::timeout(wait, log.next()) => batch,
             };
             let Ok(batch) = next else {
                 self.settle(&mut in_flight, &mut acknowledged).await?;
@@ -240,20 +264,20 @@ impl Relay {
                 anyhow::bail!("lost the relay lease (its database connection broke)");
             }
             self.batch_failed = true;
+            let last = batch.last().map(|m| m.position);
             let mut acks = Vec::with_capacity(batch.len());
-            for event in &batch {
-                let (subject, headers, body) = self.message(event).await?;
+            for message in batch {
                 let ack = self
                     .jetstream
-                    .publish_with_headers(subject, headers, body)
+                    .publish_with_headers(message.subject, message.headers, message.body)
                     .await
                     .with_context(|| {
-                        format!("publishing the event at position {}", event.position)
+                        format!("publishing the event at position {}", message.position)
                     })?;
                 acks.push(ack);
             }
-            if let Some(last) = batch.last() {
-                in_flight.push_back((last.position, acks));
+            if let Some(last) = last {
+                in_flight.push_back((last, acks));
             }
             while in_flight.len() > MAX_BATCHES_IN_FLIGHT {
                 if let Some((last, acks)) = in_flight.pop_front() {
@@ -313,76 +337,214 @@ impl Relay {
                 )
             })
     }
+}
 
-    /// The subject, headers and body an event is published with.
-    async fn message(
-        &mut self,
-        event: &RecordedEvent,
-    ) -> anyhow::Result<(String, HeaderMap, bytes::Bytes)> {
-        let (district, street) = self.location(event).await?;
-        let subject = ticket_event_subject(
-            &self.config.subject_prefix,
-            &district,
-            &street,
-            &event.event_type,
-        );
-        let mut map = HeaderMap::new();
-        map.insert(headers::MSG_ID, event.event_id.to_string().as_str());
-        map.insert(headers::EVENT_TYPE, event.event_type.as_str());
-        map.insert(headers::EVENT_VERSION, event.event_version.as_str());
-        map.insert(headers::POSITION, event.position.to_string().as_str());
-        map.insert(headers::STREAM, event.stream().as_str());
-        map.insert(headers::STORE, self.store.identity());
-        if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
-            map.insert(headers::TRACEPARENT, traceparent.as_str());
+/// An event made into a message, ready to publish.
+#[derive(Debug)]
+struct Message {
+    position: Position,
+    subject: Subject,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+/// Makes events into messages: the subject (from the ticket's location), the headers and
+/// the body.
+#[derive(Debug, Clone)]
+struct Messages {
+    store: EventStore,
+    prefix: String,
+    // `<prefix>._._.`: the start of the subject of an event whose location is not known.
+    unknown_location: Arc<str>,
+    // The `Whistle-Store` header's value, the same on every message.
+    identity: HeaderValue,
+    // Ticket id → the start of its events' subjects, `<prefix>.<district>.<street>.`,
+    // learnt from each ticket's `Received` event. Shared by the relay's attempts, so a
+    // restart does not read every ticket's first event again.
+    locations: Arc<Mutex<HashMap<String, Arc<str>>>>,
+}
+
+impl Messages {
+    fn new(store: EventStore, prefix: &str) -> Self {
+        Self {
+            unknown_location: subject_stem(prefix, UNKNOWN_TOKEN, UNKNOWN_TOKEN),
+            identity: HeaderValue::from(store.identity()),
+            store,
+            prefix: prefix.to_owned(),
+            locations: Arc::default(),
         }
-        let body = serde_json::to_vec(&PublishedEventRef {
-            position: event.position.get(),
-            event_id: &event.event_id,
-            stream_type: &event.stream_type,
-            stream_id: &event.stream_id,
-            stream_version: event.stream_version,
-            event_type: &event.event_type,
-            event_version: &event.event_version,
-            recorded_at: &event.recorded_at,
-            metadata: &event.metadata,
-            payload: &event.payload,
-        })?;
-        Ok((subject, map, body.into()))
     }
 
-    /// The ticket's district and street, from its `Received` event.
-    async fn location(&mut self, event: &RecordedEvent) -> anyhow::Result<(String, String)> {
-        if event.stream_type != "Ticket" {
-            return Ok((UNKNOWN_TOKEN.to_owned(), UNKNOWN_TOKEN.to_owned()));
+    /// The messages of a batch of events, in the same order.
+    async fn batch(&self, events: Vec<RawRecordedEvent>) -> anyhow::Result<Vec<Message>> {
+        let mut messages = Vec::with_capacity(events.len());
+        for event in events {
+            messages.push(self.message(event).await?);
         }
-        if let Some(known) = self.locations.get(&event.stream_id) {
+        Ok(messages)
+    }
+
+    /// The subject, headers and body an event is published with.
+    async fn message(&self, event: RawRecordedEvent) -> anyhow::Result<Message> {
+        let stem = self.location(&event).await?;
+        let mut subject = String::with_capacity(stem.len() + event.event_type.len());
+        subject.push_str(&stem);
+        subject.push_str(&event.event_type);
+        let payload = event.payload.get();
+        let mut body = Vec::with_capacity(BODY_FIELDS + payload.len() + metadata_len(&event));
+        serde_json::to_writer(
+            &mut body,
+            &PublishedEventRef {
+                position: event.position.get(),
+                event_id: &event.event_id,
+                stream_type: &event.stream_type,
+                stream_id: &event.stream_id,
+                stream_version: event.stream_version,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+                recorded_at: &event.recorded_at,
+                metadata: &event.metadata,
+                payload: &event.payload,
+            },
+        )
+        .with_context(|| {
+            format!(
+                "serializing the event at position {} for publishing",
+                event.position
+            )
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(MSG_ID, event.event_id.to_string());
+        headers.insert(POSITION, event.position.to_string());
+        headers.insert(STREAM, event.stream());
+        headers.insert(STORE, self.identity.clone());
+        if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
+            headers.insert(TRACEPARENT, traceparent.as_str());
+        }
+        headers.insert(EVENT_TYPE, event.event_type);
+        headers.insert(EVENT_VERSION, event.event_version);
+        Ok(Message {
+            position: event.position,
+            subject: Subject::from(subject),
+            headers,
+            body: body.into(),
+        })
+    }
+
+    /// The start of the subjects of the event's ticket, `<prefix>.<district>.<street>.`, from
+    /// the ticket's `Received` event.
+    async fn location(&self, event: &RawRecordedEvent) -> anyhow::Result<Arc<str>> {
+        if event.stream_type != "Ticket" {
+            return Ok(self.unknown_location.clone());
+        }
+        if let Some(known) = self.known_locations().get(&event.stream_id) {
             return Ok(known.clone());
         }
+        // Only the `Received` event's payload is parsed, the first of each ticket.
         let received = if event.stream_version == 1 {
-            Some(event.clone())
+            event.payload_value().ok().map(|payload| {
+                (
+                    event.event_type.clone(),
+                    event.event_version.clone(),
+                    payload,
+                )
+            })
         } else {
             self.store
                 .read_stream(&event.stream_type, &event.stream_id, 0)
                 .await?
                 .into_iter()
                 .next()
+                .map(|e| (e.event_type, e.event_version, e.payload))
         };
-        let location = match received
-            .and_then(|e| TicketEvent::decode(&e.event_type, &e.event_version, &e.payload).ok())
-        {
-            Some(TicketEvent::Received(r)) => (
-                r.location.district.to_string(),
-                r.location.street.to_string(),
+        let stem = match received.and_then(|(event_type, event_version, payload)| {
+            TicketEvent::decode(&event_type, &event_version, &payload).ok()
+        }) {
+            Some(TicketEvent::Received(r)) => subject_stem(
+                &self.prefix,
+                &r.location.district.to_string(),
+                &r.location.street.to_string(),
             ),
-            _ => (UNKNOWN_TOKEN.to_owned(), UNKNOWN_TOKEN.to_owned()),
+            _ => self.unknown_location.clone(),
         };
-        if self.locations.len() >= MAX_LOCATIONS {
-            self.locations.clear();
+        let mut locations = self.known_locations();
+        if locations.len() >= MAX_LOCATIONS {
+            locations.clear();
         }
+        locations.insert(event.stream_id.clone(), stem.clone());
+        Ok(stem)
+    }
+
+    fn known_locations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
+        // The map stays consistent whatever panicked while holding it: each entry is
+        // written whole.
         self.locations
-            .insert(event.stream_id.clone(), location.clone());
-        Ok(location)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `<prefix>.<district>.<street>.`: a subject without its event type.
+fn subject_stem(prefix: &str, district: &str, street: &str) -> Arc<str> {
+    Arc::from(ticket_event_subject(prefix, district, street, ""))
+}
+
+/// About the length of the event's metadata as JSON.
+fn metadata_len(event: &RawRecordedEvent) -> usize {
+    event
+        .metadata
+        .iter()
+        .map(|(key, value)| key.len() + value.len() + 6)
+        .sum()
+}
+
+/// Reads the log ahead of the publishing, in a task of its own, and makes the events into
+/// messages there: while one batch is published, the next ones are read, decoded and
+/// serialized on the other core. Batches come in log order; the first error is the last
+/// thing handed out. Dropping it stops the task.
+struct ReadAhead {
+    batches: mpsc::Receiver<anyhow::Result<Vec<Message>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReadAhead {
+    /// Reads after `resume`, handing out batches of up to `batch` messages.
+    fn start(store: &EventStore, messages: &Messages, resume: Position, batch: usize) -> Self {
+        // Payloads stay the stored JSON text: the relay passes them on unparsed.
+        let mut subscription = store
+            .subscribe_raw(resume)
+            .with_batch_size(batch.saturating_mul(BATCHES_PER_READ));
+        let messages = messages.clone();
+        let (sender, batches) = mpsc::channel(BATCHES_READ_AHEAD);
+        let task = tokio::spawn(async move {
+            loop {
+                let next = match subscription.next_batch(batch).await {
+                    Ok(events) => messages.batch(events).await,
+                    Err(error) => Err(error.into()),
+                };
+                let failed = next.is_err();
+                if sender.send(next).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Self { batches, task }
+    }
+
+    /// The next batch: at least one message, waiting for it if the log has no more yet.
+    async fn next(&mut self) -> anyhow::Result<Vec<Message>> {
+        match self.batches.recv().await {
+            Some(batch) => batch,
+            None => anyhow::bail!(
+                "the relay's log reader stopped without saying why (it panicked); the relay starts over"
+            ),
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

@@ -387,3 +387,111 @@ async fn two_relays_race_for_the_lease_and_the_second_takes_over() -> Result {
     world.cleanup().await;
     Ok(())
 }
+
+/// Upgrades `Counted` 0.9.0 (which had `count`) to 1.0.0 (`n`).
+#[derive(Debug)]
+struct CounterCodec;
+
+impl whistle_store::EventCodec for CounterCodec {
+    fn upgrade(
+        &self,
+        event_type: &str,
+        event_version: &str,
+        payload: &serde_json::Value,
+    ) -> std::result::Result<Option<(String, serde_json::Value)>, whistle_store::CodecError> {
+        match (event_type, event_version) {
+            ("Counted", "1.0.0") => Ok(None),
+            ("Counted", "0.9.0") => Ok(Some((
+                "1.0.0".to_owned(),
+                serde_json::json!({"Counted": {"n": payload.pointer("/Counted/count")}}),
+            ))),
+            _ => Err(whistle_store::CodecError::Unknown),
+        }
+    }
+}
+
+/// Payloads travel as the stored text, but a codec that upgrades an event still decides
+/// what is published: the upgraded payload and version. Events of other stream types go to
+/// `<prefix>._._.<EventType>`, with their trace context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_codec_decides_what_is_published() -> Result {
+    let world = World::new().await?;
+    let store = world
+        .store
+        .clone()
+        .with_codec("Counter", Arc::new(CounterCodec));
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let new = |version: &str, payload: serde_json::Value| whistle_store::NewEvent {
+        event_id: whistle_events::EventId::new(),
+        event_type: "Counted".to_owned(),
+        event_version: version.to_owned(),
+        payload,
+        metadata: std::collections::HashMap::from([
+            ("actor".to_owned(), "hongqili-li".to_owned()),
+            ("traceparent".to_owned(), traceparent.to_owned()),
+        ]),
+    };
+    let current = serde_json::json!({"Counted": {"n": 7, "note": "红旗里 \"5号楼\"\n"}});
+    store
+        .append(
+            "Counter",
+            "c",
+            0,
+            vec![
+                new("0.9.0", serde_json::json!({"Counted": {"count": 41}})),
+                new("1.0.0", current.clone()),
+            ],
+        )
+        .await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(
+        Relay::new(store.clone(), world.client.clone(), world.config.clone()).run(shutdown.clone()),
+    );
+    assert_eq!(world.wait_for_messages(2).await?, 2);
+    let messages = world.messages().await?;
+    let log = store.read_all(Position::START, 10).await?;
+    assert_eq!(log.len(), 2);
+    for ((subject, headers, body), event) in messages.iter().zip(&log) {
+        assert_eq!(
+            *subject,
+            format!("{}._._.Counted", world.config.subject_prefix)
+        );
+        assert_eq!(
+            headers.get(headers::EVENT_VERSION).map(|v| v.as_str()),
+            Some("1.0.0")
+        );
+        assert_eq!(
+            headers.get(headers::TRACEPARENT).map(|v| v.as_str()),
+            Some(traceparent)
+        );
+        assert_eq!(
+            headers.get(headers::STREAM).map(|v| v.as_str()),
+            Some("Counter-c")
+        );
+        // The body is the event as the parsed path reads it, field for field.
+        assert_eq!(
+            *body,
+            PublishedEvent {
+                position: event.position.get(),
+                event_id: event.event_id,
+                stream_type: event.stream_type.clone(),
+                stream_id: event.stream_id.clone(),
+                stream_version: event.stream_version,
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                recorded_at: event.recorded_at,
+                metadata: event.metadata.clone(),
+                payload: event.payload.clone(),
+            }
+        );
+    }
+    assert_eq!(
+        messages[0].2.payload,
+        serde_json::json!({"Counted": {"n": 41}})
+    );
+    assert_eq!(messages[1].2.payload, current);
+    shutdown.cancel();
+    relay.await??;
+    world.cleanup().await;
+    Ok(())
+}

@@ -7,6 +7,9 @@
 //!   `schemas/migrations/postgres/0001_events.sql`); never compute with them, only compare.
 //! - **Catch-up subscriptions** ([`Subscription`]) from any position that never skip, repeat
 //!   or reorder an event while many writers commit at once.
+//! - **Raw reads** ([`EventStore::read_all_raw`], [`RawSubscription`]): the same log, with
+//!   payloads left as the stored JSON text, for readers that pass them on unparsed (the
+//!   relay). Codecs still check and upgrade every event.
 //! - **Records** carry an event id, recorded-at time (from the injected [`Clock`]) and
 //!   metadata (actor, correlation and causation ids, trace context).
 //! - **cqrs-es**: [`EventStore`] implements `PersistedEventRepository` (events only: it
@@ -22,6 +25,7 @@ mod error;
 mod lease;
 mod postgres;
 mod projection;
+mod raw;
 mod repository;
 mod sqlite;
 mod subscription;
@@ -45,6 +49,7 @@ pub use codec::{CodecError, EventCodec};
 pub use error::StoreError;
 pub use lease::Lease;
 pub use projection::{Committed, Effect, ParkedMessage, ProjectionRow, RowChange};
+pub use raw::{RawRecordedEvent, RawSubscription};
 pub use subscription::Subscription;
 
 /// A place in the global log. [`Position::START`] is before the first event.

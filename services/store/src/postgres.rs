@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Row};
@@ -23,6 +24,7 @@ use whistle_events::EventId;
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::lease::Lease;
 use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
+use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
     redact, stream_name,
@@ -306,6 +308,74 @@ impl PgBackend {
         .await
         .map_err(self.err("read the global log"))?;
         rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    /// [`PgBackend::read_all`] with payloads and metadata as `jsonb` text: no JSON value is
+    /// built for a payload.
+    pub(crate) async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RawRecordedEvent>, StoreError> {
+        // The same rows as `read_all`'s query: the events below the bound are a prefix of the
+        // events in position order, so limiting first and then cutting at the bound keeps
+        // exactly that prefix. Limiting first keeps the plan an index scan: with the bound in
+        // the scan's condition, a table without statistics yet (a freshly loaded log) gets a
+        // plan that sorts every event after `$1` on each read.
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload::text AS payload, metadata::text AS metadata, \
+                    recorded_at \
+             FROM (SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2) AS e \
+             WHERE position < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16) \
+             ORDER BY position",
+        )
+        .bind(i64::try_from(after.get()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the global log"))?;
+        rows.iter().map(|r| self.decode_raw(r)).collect()
+    }
+
+    /// A row of [`PgBackend::read_all_raw`]'s query, its columns read by place (in the order
+    /// the query selects them).
+    fn decode_raw(&self, row: &PgRow) -> Result<RawRecordedEvent, StoreError> {
+        let err = |e| StoreError::from_sqlx(&self.describe, "decode a stored event row", e);
+        let position: i64 = row.try_get(0).map_err(err)?;
+        let event_id: Uuid = row.try_get(1).map_err(err)?;
+        let stream_type: String = row.try_get(2).map_err(err)?;
+        let stream_id: String = row.try_get(3).map_err(err)?;
+        let version: i64 = row.try_get(4).map_err(err)?;
+        let event_type: String = row.try_get(5).map_err(err)?;
+        let event_version: String = row.try_get(6).map_err(err)?;
+        let payload: &str = row.try_get(7).map_err(err)?;
+        let metadata: &str = row.try_get(8).map_err(err)?;
+        let recorded_at = row.try_get(9).map_err(err)?;
+        // `jsonb` prints valid JSON; a failure here means a broken database, named as such.
+        let corrupt = |what: &str, detail: String| StoreError::MalformedEvent {
+            stream: stream_name(&stream_type, &stream_id),
+            position: u64::try_from(position).unwrap_or_default(),
+            event_type: event_type.clone(),
+            event_version: event_version.clone(),
+            reason: format!("stored {what} is not JSON: {detail}"),
+        };
+        let payload = serde_json::from_str::<Box<RawValue>>(payload)
+            .map_err(|e| corrupt("payload", e.to_string()))?;
+        let metadata =
+            metadata_from_text(metadata).map_err(|e| corrupt("metadata", e.to_string()))?;
+        Ok(RawRecordedEvent {
+            position: Position::new(u64::try_from(position).unwrap_or_default()),
+            event_id: EventId::from_uuid(event_id),
+            stream_version: u64::try_from(version).unwrap_or_default(),
+            payload,
+            metadata,
+            recorded_at,
+            stream_type,
+            stream_id,
+            event_type,
+            event_version,
+        })
     }
 
     fn decode(&self, row: &PgRow) -> Result<RecordedEvent, StoreError> {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -18,6 +19,7 @@ use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
+use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json, stream_name,
 };
@@ -249,6 +251,67 @@ impl SqliteBackend {
         .await
         .map_err(self.err("read the global log"))?;
         rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    /// [`SqliteBackend::read_all`] with payloads left as the stored text (checked to be
+    /// JSON, as [`SqliteBackend::read_all`] checks it).
+    pub(crate) async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RawRecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, event_id, stream_type, stream_id, stream_version, event_type, \
+                    event_version, payload, metadata, recorded_at \
+             FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+        )
+        .bind(i64::try_from(after.get()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read the global log"))?;
+        rows.iter().map(|r| self.decode_raw(r)).collect()
+    }
+
+    fn decode_raw(&self, row: &SqliteRow) -> Result<RawRecordedEvent, StoreError> {
+        let err = |e| StoreError::from_sqlx(&self.describe, "decode a stored event row", e);
+        let position: i64 = row.try_get("position").map_err(err)?;
+        let stream_type: String = row.try_get("stream_type").map_err(err)?;
+        let stream_id: String = row.try_get("stream_id").map_err(err)?;
+        let event_type: String = row.try_get("event_type").map_err(err)?;
+        let event_version: String = row.try_get("event_version").map_err(err)?;
+        let corrupt = |what: &str, detail: String| StoreError::MalformedEvent {
+            stream: stream_name(&stream_type, &stream_id),
+            position: u64::try_from(position).unwrap_or_default(),
+            event_type: event_type.clone(),
+            event_version: event_version.clone(),
+            reason: format!("stored {what} is corrupt: {detail}"),
+        };
+        let event_id: String = row.try_get("event_id").map_err(err)?;
+        let event_id = EventId::parse(&event_id).map_err(|e| corrupt("event id", e.to_string()))?;
+        let payload: String = row.try_get("payload").map_err(err)?;
+        let payload =
+            RawValue::from_string(payload).map_err(|e| corrupt("payload", e.to_string()))?;
+        let metadata: String = row.try_get("metadata").map_err(err)?;
+        let metadata =
+            metadata_from_text(&metadata).map_err(|e| corrupt("metadata", e.to_string()))?;
+        let recorded_at: String = row.try_get("recorded_at").map_err(err)?;
+        let recorded_at = DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(|e| corrupt("recorded_at", e.to_string()))?
+            .with_timezone(&Utc);
+        let version: i64 = row.try_get("stream_version").map_err(err)?;
+        Ok(RawRecordedEvent {
+            position: Position::new(u64::try_from(position).unwrap_or_default()),
+            event_id,
+            stream_version: u64::try_from(version).unwrap_or_default(),
+            payload,
+            metadata,
+            recorded_at,
+            stream_type,
+            stream_id,
+            event_type,
+            event_version,
+        })
     }
 
     fn decode(&self, row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
