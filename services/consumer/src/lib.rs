@@ -409,9 +409,8 @@ impl Consumer {
             // Take what has arrived already, without waiting.
             while batch.len() < self.config.batch {
                 match messages.next().now_or_never() {
-                    Some(Some(next)) => batch.push(
-                        next.map_err(|e| anyhow::anyhow!("receiving from JetStream: {e}"))?,
-                    ),
+                    Some(Some(next)) => batch
+                        .push(next.map_err(|e| anyhow::anyhow!("receiving from JetStream: {e}"))?),
                     _ => break,
                 }
             }
