@@ -12,7 +12,6 @@
 //! checkpoint and a lease) of its own. The medians are compared.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,6 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 use clap::Args;
-use sqlx::postgres::PgConnectOptions;
 use whistle_clock::SystemClock;
 use whistle_events::EventId;
 use whistle_events::subjects::headers;
@@ -53,7 +51,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
     let batch = RelayConfig::default().batch;
     // A fresh database each run, so the relay reads exactly this run's log.
     let database = format!("whistle_bench_relay_{}", uuid::Uuid::new_v4().simple());
-    let url = recreate_database(&args.database_url, &database).await?;
+    let url = crate::db::create(&args.database_url, &database).await?;
     let store = EventStore::open(
         &StoreConfig {
             database_url: Some(url.clone()),
@@ -89,7 +87,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
         ours.push(o);
     }
     drop(store);
-    drop_database(&args.database_url, &database).await;
+    crate::db::drop(&args.database_url, &database).await;
     crate::report::print(
         "relay",
         ("events/s", "messages/s"),
@@ -129,28 +127,6 @@ fn process_cpu() -> Option<Duration> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
-}
-
-async fn recreate_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let options = PgConnectOptions::from_str(url).context("DATABASE_URL")?;
-    let mut admin = crate::store::admin_connection(&options).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
-    Ok(format!("{base}/{name}"))
-}
-
-async fn drop_database(url: &str, name: &str) {
-    if let Ok(options) = PgConnectOptions::from_str(url)
-        && let Ok(mut admin) = crate::store::admin_connection(&options).await
-    {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
-    }
 }
 
 /// Tickets of ten events: a `Received` (the relay reads the location from it) and nine
