@@ -58,6 +58,9 @@ pub fn event_schemas() -> Vec<(String, Value)> {
         ),
         ("SlaBreached", schema_of::<ticket::SlaBreached>()),
         ("SourceUpdated", schema_of::<ticket::SourceUpdated>()),
+        ("SlaWarned", schema_of::<ticket::SlaWarned>()),
+        ("SlaPaused", schema_of::<ticket::SlaPaused>()),
+        ("SlaResumed", schema_of::<ticket::SlaResumed>()),
     ];
     let mut out: Vec<(String, Value)> = per_event
         .into_iter()

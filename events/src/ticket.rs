@@ -268,6 +268,38 @@ pub struct SlaBreached {
     pub policy_version: String,
 }
 
+/// A clock has used up part of its allowed time (a warning at 50% or 75%): the people
+/// on the clock are told before it is too late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaWarned {
+    /// Which clock.
+    pub clock: SlaClock,
+    /// The department, for a department's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentId>,
+    /// How much of the allowed time has passed, in percent (50, 75).
+    pub percent: u8,
+    /// When the clock is due.
+    pub due_at: DateTime<Utc>,
+    /// The policy version the ticket is timed under.
+    pub policy_version: String,
+}
+
+/// The completion clocks stop running (e.g. waiting on the resident to let the department
+/// in); the time paused does not count against anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaPaused {
+    /// What the ticket waits for; the resident is told.
+    pub reason: Text,
+}
+
+/// The completion clocks run again after a pause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlaResumed {
+    /// What ended the wait.
+    pub reason: Text,
+}
+
 /// The system a ticket came from updated its incident (action `update`), or said it is
 /// over (action `resolve`, `cleared`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -330,6 +362,12 @@ pub enum TicketEvent {
     SlaBreached(SlaBreached),
     /// See [`SourceUpdated`].
     SourceUpdated(SourceUpdated),
+    /// See [`SlaWarned`].
+    SlaWarned(SlaWarned),
+    /// See [`SlaPaused`].
+    SlaPaused(SlaPaused),
+    /// See [`SlaResumed`].
+    SlaResumed(SlaResumed),
 }
 
 /// The kind of a ticket event, with its current version.
@@ -384,6 +422,9 @@ kinds!(
     SupervisionOpened,
     SlaBreached,
     SourceUpdated,
+    SlaWarned,
+    SlaPaused,
+    SlaResumed,
 );
 
 /// Why a stored payload could not become a [`TicketEvent`].

@@ -144,6 +144,19 @@ fn samples() -> Vec<TicketEvent> {
             cleared: true,
             message_id: uuid::Uuid::from_u128(0x6f1c_2a0e_8d4b_5e21_9a7c_3b5d_1e2f_4a6b),
         }),
+        TicketEvent::SlaWarned(SlaWarned {
+            clock: SlaClock::Completion,
+            department: None,
+            percent: 75,
+            due_at: due,
+            policy_version: "2026.1".into(),
+        }),
+        TicketEvent::SlaPaused(SlaPaused {
+            reason: text("等待居民开门入户"),
+        }),
+        TicketEvent::SlaResumed(SlaResumed {
+            reason: text("居民已回家"),
+        }),
     ]
 }
 

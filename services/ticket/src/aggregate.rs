@@ -156,6 +156,12 @@ pub struct Ticket {
     /// The source system cleared the incident in this round.
     #[serde(default)]
     source_cleared: bool,
+    /// Warnings recorded: clock, department, percent, due.
+    #[serde(default)]
+    warnings: BTreeSet<(SlaClock, Option<DepartmentId>, u8, DateTime<Utc>)>,
+    /// The completion clocks are paused.
+    #[serde(default)]
+    paused: bool,
 }
 
 impl Ticket {
@@ -182,6 +188,11 @@ impl Ticket {
     /// The round of handling (1, or more after reopening).
     pub fn round(&self) -> u32 {
         self.round.max(1)
+    }
+
+    /// Whether the completion clocks are paused.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Duplicates merged into this ticket.
@@ -575,6 +586,45 @@ impl Ticket {
                     policy_version,
                 })
             }
+            C::RecordWarning {
+                clock,
+                department,
+                percent,
+                due_at,
+                policy_version,
+            } => {
+                if !(1..=99).contains(&percent) {
+                    return Err(TicketError::WarningPercent(percent));
+                }
+                if self
+                    .warnings
+                    .contains(&(clock, department.clone(), percent, due_at))
+                {
+                    return Ok(vec![]);
+                }
+                TicketEvent::SlaWarned(SlaWarned {
+                    clock,
+                    department,
+                    percent,
+                    due_at,
+                    policy_version,
+                })
+            }
+            C::PauseClocks { reason } => {
+                if self.paused {
+                    return Err(TicketError::AlreadyPaused);
+                }
+                if matches!(self.stage, Stage::Resolved) {
+                    return Err(self.wrong_stage("pause the clocks"));
+                }
+                TicketEvent::SlaPaused(SlaPaused { reason })
+            }
+            C::ResumeClocks { reason } => {
+                if !self.paused {
+                    return Err(TicketError::NotPaused);
+                }
+                TicketEvent::SlaResumed(SlaResumed { reason })
+            }
             C::RecordSourceUpdate {
                 note,
                 cleared,
@@ -693,6 +743,12 @@ impl Ticket {
                 self.source_updates.insert(e.message_id);
                 self.source_cleared |= e.cleared;
             }
+            TicketEvent::SlaWarned(e) => {
+                self.warnings
+                    .insert((e.clock, e.department, e.percent, e.due_at));
+            }
+            TicketEvent::SlaPaused(_) => self.paused = true,
+            TicketEvent::SlaResumed(_) => self.paused = false,
         }
     }
 }

@@ -160,6 +160,31 @@ pub enum TicketCommand {
         /// The policy version the ticket is timed under.
         policy_version: String,
     },
+    /// SLA engine: a clock used up part of its time. Recording the same warning again
+    /// changes nothing.
+    RecordWarning {
+        /// Which clock.
+        clock: SlaClock,
+        /// The department, for a department's clock.
+        department: Option<DepartmentId>,
+        /// How much of the allowed time has passed, in percent.
+        percent: u8,
+        /// When the clock is due.
+        due_at: DateTime<Utc>,
+        /// The policy version the ticket is timed under.
+        policy_version: String,
+    },
+    /// Street or department: stop the completion clocks while the ticket waits on
+    /// someone outside (e.g. the resident).
+    PauseClocks {
+        /// What the ticket waits for.
+        reason: Text,
+    },
+    /// Street or department: the wait is over; the completion clocks run again.
+    ResumeClocks {
+        /// What ended the wait.
+        reason: Text,
+    },
     /// Intake: the system the ticket came from updated its incident, or cleared it. The
     /// same message (same `message_id`) recorded again changes nothing.
     RecordSourceUpdate {

@@ -145,6 +145,15 @@ pub enum TicketError {
     /// This supervision is already open.
     #[error("supervision at this level is already open on this ticket")]
     AlreadySupervised,
+    /// The clocks are already paused.
+    #[error("the clocks are already paused; resume them first")]
+    AlreadyPaused,
+    /// The clocks are not paused.
+    #[error("the clocks are not paused, so there is nothing to resume")]
+    NotPaused,
+    /// A warning must be a share of the allowed time.
+    #[error("a warning is a share of the allowed time, between 1 and 99 percent; got {0}")]
+    WarningPercent(u8),
 }
 
 fn list(departments: &[DepartmentId]) -> String {

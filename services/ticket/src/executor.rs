@@ -277,5 +277,8 @@ fn command_name(command: &TicketCommand) -> &'static str {
         TicketCommand::OpenSupervision { .. } => "OpenSupervision",
         TicketCommand::RecordBreach { .. } => "RecordBreach",
         TicketCommand::RecordSourceUpdate { .. } => "RecordSourceUpdate",
+        TicketCommand::RecordWarning { .. } => "RecordWarning",
+        TicketCommand::PauseClocks { .. } => "PauseClocks",
+        TicketCommand::ResumeClocks { .. } => "ResumeClocks",
     }
 }

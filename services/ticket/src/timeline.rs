@@ -138,13 +138,22 @@ impl TimelineEntry {
                     (None, false) => "updated the incident".to_owned(),
                 }
             ),
+            TicketEvent::SlaWarned(e) => format!(
+                "预警 {} clock {}% used{}, due {} (policy {})",
+                clock_name(e.clock),
+                e.percent,
+                e.department
+                    .as_ref()
+                    .map(|d| format!(" by {d}"))
+                    .unwrap_or_default(),
+                e.due_at,
+                e.policy_version
+            ),
+            TicketEvent::SlaPaused(e) => format!("暂停计时 clocks paused: {}", e.reason),
+            TicketEvent::SlaResumed(e) => format!("恢复计时 clocks resumed: {}", e.reason),
             TicketEvent::SlaBreached(e) => format!(
                 "超时 {} deadline {} missed{} (policy {})",
-                match e.clock {
-                    SlaClock::Acknowledge => "acknowledge",
-                    SlaClock::ReportIn => "report-in",
-                    SlaClock::Completion => "completion",
-                },
+                clock_name(e.clock),
                 e.due_at,
                 e.department
                     .as_ref()
@@ -153,5 +162,13 @@ impl TimelineEntry {
                 e.policy_version
             ),
         }
+    }
+}
+
+fn clock_name(clock: SlaClock) -> &'static str {
+    match clock {
+        SlaClock::Acknowledge => "acknowledge",
+        SlaClock::ReportIn => "report-in",
+        SlaClock::Completion => "completion",
     }
 }

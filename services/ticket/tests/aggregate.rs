@@ -118,6 +118,8 @@ const COMMENT: &str = "处理及时";
 const REOPEN_REASON: &str = "居民反映雨后再次积水";
 const MERGE_REASON: &str = "同一处积水的重复来电";
 const SUPERVISION_REASON: &str = "超时未报到";
+const PAUSE_REASON: &str = "等待居民开门入户";
+const RESUME_REASON: &str = "居民已回家";
 const POLICY: &str = "2026.1";
 
 // ---------------------------------------------------------------------------------------
@@ -289,6 +291,28 @@ mod cmd {
         }
     }
 
+    pub fn record_warning(clock: SlaClock, percent: u8, due_at: DateTime<Utc>) -> TicketCommand {
+        TicketCommand::RecordWarning {
+            clock,
+            department: None,
+            percent,
+            due_at,
+            policy_version: POLICY.to_owned(),
+        }
+    }
+
+    pub fn pause_clocks() -> TicketCommand {
+        TicketCommand::PauseClocks {
+            reason: text(PAUSE_REASON),
+        }
+    }
+
+    pub fn resume_clocks() -> TicketCommand {
+        TicketCommand::ResumeClocks {
+            reason: text(RESUME_REASON),
+        }
+    }
+
     pub fn source_update(cleared: bool, message: u128) -> TicketCommand {
         TicketCommand::RecordSourceUpdate {
             note: Some(Text::note("水位回落").expect("valid")),
@@ -325,11 +349,14 @@ fn kind(command: &TicketCommand) -> &'static str {
         C::OpenSupervision { .. } => "OpenSupervision",
         C::RecordBreach { .. } => "RecordBreach",
         C::RecordSourceUpdate { .. } => "RecordSourceUpdate",
+        C::RecordWarning { .. } => "RecordWarning",
+        C::PauseClocks { .. } => "PauseClocks",
+        C::ResumeClocks { .. } => "ResumeClocks",
     }
 }
 
 /// How many kinds of command there are (the arms of [`kind`]).
-const COMMAND_KINDS: usize = 21;
+const COMMAND_KINDS: usize = 24;
 
 /// One command of every kind but `Receive` (which is checked on its own: it is how a ticket
 /// starts, and redelivery of an external incident must stay harmless forever).
@@ -355,6 +382,9 @@ fn one_command_of_every_kind_but_receive() -> Vec<TicketCommand> {
         cmd::open_supervision(SupervisionLevel::District, None),
         cmd::record_breach(SlaClock::Completion, None, hours(-1)),
         cmd::source_update(false, 1),
+        cmd::record_warning(SlaClock::Completion, 50, hours(1)),
+        cmd::pause_clocks(),
+        cmd::resume_clocks(),
     ]
 }
 
@@ -516,6 +546,28 @@ mod ev {
             department: department.map(dept),
             due_at,
             policy_version: POLICY.to_owned(),
+        }))
+    }
+
+    pub fn sla_warned(clock: SlaClock, percent: u8, due_at: DateTime<Utc>) -> Event {
+        Event(TicketEvent::SlaWarned(e::SlaWarned {
+            clock,
+            department: None,
+            percent,
+            due_at,
+            policy_version: POLICY.to_owned(),
+        }))
+    }
+
+    pub fn sla_paused() -> Event {
+        Event(TicketEvent::SlaPaused(e::SlaPaused {
+            reason: text(PAUSE_REASON),
+        }))
+    }
+
+    pub fn sla_resumed() -> Event {
+        Event(TicketEvent::SlaResumed(e::SlaResumed {
+            reason: text(RESUME_REASON),
         }))
     }
 
@@ -1942,4 +1994,55 @@ fn a_source_update_that_does_not_clear_allows_no_early_resolve() {
             action: "resolve",
             stage: "waiting for the community",
         });
+}
+
+#[test]
+fn a_warning_is_recorded_once() {
+    whistled(&["zhujian"], "zhujian")
+        .given()
+        .when(cmd::record_warning(SlaClock::Completion, 75, hours(1)))
+        .then_expect_events(vec![ev::sla_warned(SlaClock::Completion, 75, hours(1))]);
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::sla_warned(SlaClock::Completion, 75, hours(1)))
+        .given()
+        .when(cmd::record_warning(SlaClock::Completion, 75, hours(1)))
+        .then_expect_events(vec![]);
+    // The same share of a moved deadline is a new warning.
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::sla_warned(SlaClock::Completion, 75, hours(1)))
+        .given()
+        .when(cmd::record_warning(SlaClock::Completion, 75, hours(2)))
+        .then_expect_events(vec![ev::sla_warned(SlaClock::Completion, 75, hours(2))]);
+}
+
+#[test]
+fn a_warning_must_be_a_share_of_the_allowed_time() {
+    for percent in [0, 100, 150] {
+        whistled(&["zhujian"], "zhujian")
+            .given()
+            .when(cmd::record_warning(SlaClock::Completion, percent, hours(1)))
+            .then_expect_error(TicketError::WarningPercent(percent));
+    }
+}
+
+#[test]
+fn clocks_pause_and_resume_in_turn() {
+    whistled(&["zhujian"], "zhujian")
+        .given()
+        .when(cmd::pause_clocks())
+        .then_expect_events(vec![ev::sla_paused()]);
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::sla_paused())
+        .given()
+        .when(cmd::pause_clocks())
+        .then_expect_error(TicketError::AlreadyPaused);
+    whistled(&["zhujian"], "zhujian")
+        .and(ev::sla_paused())
+        .given()
+        .when(cmd::resume_clocks())
+        .then_expect_events(vec![ev::sla_resumed()]);
+    whistled(&["zhujian"], "zhujian")
+        .given()
+        .when(cmd::resume_clocks())
+        .then_expect_error(TicketError::NotPaused);
 }
