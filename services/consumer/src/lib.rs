@@ -633,6 +633,10 @@ impl Consumer {
                 Ok(true)
             }
             Some(Committed::Applied) => {
+                if let Some(&last) = applied.last() {
+                    let lag = self.store.clock().now() - events[last].0.recorded_at;
+                    self.metrics.lag(self.name(), lag.as_seconds_f64());
+                }
                 for &index in applied {
                     self.metrics.outcome(self.name(), "applied");
                     self.handler.committed(&events[index].0).await;

@@ -3,6 +3,8 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -29,6 +31,7 @@ pub struct ConsumerMetrics {
     events: Family<OutcomeLabels, Counter>,
     retries: Family<ConsumerLabels, Counter>,
     position: Family<ConsumerLabels, Gauge>,
+    lag: Family<ConsumerLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl ConsumerMetrics {
@@ -49,6 +52,11 @@ impl ConsumerMetrics {
             "whistle_consumer_position",
             "The last log position each consumer committed",
             metrics.position.clone(),
+        );
+        registry.register(
+            "whistle_consumer_lag_seconds",
+            "How long ago the last event each consumer applied was recorded, when it applied it",
+            metrics.lag.clone(),
         );
         metrics
     }
@@ -76,6 +84,14 @@ impl ConsumerMetrics {
                 consumer: consumer.to_owned(),
             })
             .set(i64::try_from(position).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn lag(&self, consumer: &str, seconds: f64) {
+        self.lag
+            .get_or_create(&ConsumerLabels {
+                consumer: consumer.to_owned(),
+            })
+            .set(seconds.max(0.0));
     }
 
     /// How many events `consumer` counted with `outcome` (for tests and status pages).

@@ -21,6 +21,7 @@
 mod appender;
 mod cache;
 mod codec;
+mod due;
 mod error;
 mod lease;
 mod postgres;
@@ -46,6 +47,7 @@ use whistle_events::{EventId, EventMetadata};
 
 pub use cache::{CacheHandle, CachedEventStore};
 pub use codec::{CodecError, EventCodec};
+pub use due::DueRows;
 pub use error::StoreError;
 pub use lease::Lease;
 pub use projection::{Committed, Effect, ParkedMessage, ProjectionRow, RowChange};
@@ -279,6 +281,11 @@ impl EventStore {
         })
     }
 
+    /// The clock the store records times from.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
     /// The same store (same connections, same log), recording times from `clock`: the
     /// demo writes a week of history through one.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -473,6 +480,21 @@ impl EventStore {
             .await?
             .into_iter()
             .find(|row| row.key == key))
+    }
+
+    /// Claims up to `limit` rows of `table` whose keys sort at or before `upto`, earliest
+    /// first, for a worker to act on (see [`DueRows`]). On PostgreSQL, rows another worker
+    /// holds are skipped.
+    pub async fn claim_due(
+        &self,
+        table: &str,
+        upto: &str,
+        limit: i64,
+    ) -> Result<DueRows, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.claim_due(table, upto, limit).await,
+            Backend::Sqlite(lite) => lite.claim_due(table, upto, limit).await,
+        }
     }
 
     /// Every parked message, oldest first.

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
+use crate::due::{Claim, DueRows};
 use crate::lease::Lease;
 use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
 use crate::raw::{RawRecordedEvent, metadata_from_text};
@@ -658,6 +659,45 @@ impl PgBackend {
                 updated_at,
             })
             .collect())
+    }
+
+    pub(crate) async fn claim_due(
+        &self,
+        table: &str,
+        upto: &str,
+        limit: i64,
+    ) -> Result<DueRows, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("claim due rows"))?;
+        let rows: Vec<(String, Value, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT key, value, updated_at FROM projection_rows \
+             WHERE projection = $1 AND key <= $2 ORDER BY key LIMIT $3 \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(table)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.err("claim due rows"))?;
+        let rows = rows
+            .into_iter()
+            .map(|(key, value, updated_at)| ProjectionRow {
+                key,
+                value,
+                updated_at,
+            })
+            .collect();
+        Ok(DueRows::new(
+            rows,
+            Claim::Postgres {
+                tx,
+                describe: self.describe.clone(),
+            },
+        ))
     }
 
     pub(crate) async fn parked_messages(&self) -> Result<Vec<ParkedMessage>, StoreError> {

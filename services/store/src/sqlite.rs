@@ -18,6 +18,7 @@ use sqlx::{Acquire, ConnectOptions, Row};
 use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
+use crate::due::{Claim, DueRows};
 use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
@@ -502,6 +503,41 @@ impl SqliteBackend {
                 })
             })
             .collect()
+    }
+
+    pub(crate) async fn claim_due(
+        &self,
+        table: &str,
+        upto: &str,
+        limit: i64,
+    ) -> Result<DueRows, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT key, value, updated_at FROM projection_rows \
+             WHERE projection = ?1 AND key <= ?2 ORDER BY key LIMIT ?3",
+        )
+        .bind(table)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("read due rows"))?;
+        let rows = rows
+            .into_iter()
+            .map(|(key, value, updated_at)| {
+                Ok(ProjectionRow {
+                    value: self.json(&value, table, &key)?,
+                    updated_at: self.instant(&updated_at, table, &key)?,
+                    key,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(DueRows::new(
+            rows,
+            Claim::Sqlite {
+                pool: self.pool.clone(),
+                describe: self.describe.clone(),
+            },
+        ))
     }
 
     pub(crate) async fn parked_messages(&self) -> Result<Vec<ParkedMessage>, StoreError> {
