@@ -4,9 +4,11 @@
 //! and print their timelines), `timeline` (one ticket's events), `log` (the global log,
 //! optionally following it live), `relay` (publish the log to NATS JetStream), `parked`
 //! (events consumers gave up on),
-//! `migrate` (create or upgrade the event store), and `serve` (every service at once).
+//! `migrate` (create or upgrade the event store), `calendar` (business-time arithmetic and
+//! calendar file checks), and `serve` (every service at once).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
+pub mod calendar;
 pub mod demo;
 pub mod serve;
 pub mod telemetry;
@@ -91,6 +93,9 @@ pub enum Command {
     /// Run every service: the community, street and department stages, and with NATS
     /// the relay and incident intake, plus HTTP (queues, live notices, metrics).
     Serve(serve::ServeArgs),
+    /// Business calendar arithmetic: when a deadline falls due (`due`), how much open time
+    /// lies between two instants (`elapsed`), and checking a calendar file (`check`).
+    Calendar(calendar::CalendarArgs),
     /// Publish the event log to NATS JetStream (stream TICKETS) until interrupted. Run as
     /// many as you like: one publishes, the others wait to take over.
     Relay {
@@ -177,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             relay.run(shutdown).await
         }
         Command::Serve(args) => serve::run(&cli.store, &args).await,
+        Command::Calendar(args) => calendar::run(&args),
         Command::Parked => {
             let store = open(&cli.store, Arc::new(SystemClock)).await?;
             let parked = store.parked_messages().await?;

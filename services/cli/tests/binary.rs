@@ -167,3 +167,171 @@ async fn parked_messages_are_listed_with_their_reason() {
         "{listed}"
     );
 }
+
+#[test]
+fn calendar_computes_due_instants_and_checks_files() {
+    let sqlite = fresh_sqlite_path();
+    let run = |args: &[&str]| {
+        let output = whistle(args, None, &sqlite);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout(&output)
+    };
+    // The five-minute rule on the built-in calendar: an evening, the Saturday worked before
+    // the Spring Festival, and the festival itself.
+    for (from, minutes, due) in [
+        (
+            "2026-03-10T19:58:00+08:00",
+            "5",
+            "2026-03-11T08:03:00+08:00",
+        ),
+        (
+            "2026-02-13T19:58:00+08:00",
+            "5",
+            "2026-02-14T08:03:00+08:00",
+        ),
+        (
+            "2026-02-14T19:58:00+08:00",
+            "5",
+            "2026-02-24T08:03:00+08:00",
+        ),
+        ("2026-03-10T11:58:00Z", "2", "2026-03-10T20:00:00+08:00"),
+        (
+            "2026-03-10T19:58:00+08:00",
+            "0",
+            "2026-03-10T19:58:00+08:00",
+        ),
+    ] {
+        let printed = run(&[
+            "calendar",
+            "due",
+            "--from",
+            from,
+            "--working-minutes",
+            minutes,
+        ]);
+        assert_eq!(printed, format!("{due}\n"), "{from} + {minutes}");
+    }
+    // Someone is on duty every hour: the clock runs through the night.
+    assert_eq!(
+        run(&[
+            "calendar",
+            "due",
+            "--from",
+            "2026-02-14T19:58:00+08:00",
+            "--working-minutes",
+            "5",
+            "--hours",
+            "service-and-duty",
+        ]),
+        "2026-02-14T20:03:00+08:00\n"
+    );
+    assert_eq!(
+        run(&[
+            "calendar",
+            "elapsed",
+            "--from",
+            "2026-03-10T19:58:00+08:00",
+            "--to",
+            "2026-03-11T08:05:00+08:00",
+        ]),
+        "7\n"
+    );
+    assert_eq!(
+        run(&[
+            "calendar",
+            "elapsed",
+            "--from",
+            "2026-02-13T19:00:00+08:00",
+            "--to",
+            "2026-02-24T09:00:00+08:00",
+        ]),
+        "840\n"
+    );
+
+    // A calendar file: the repository's, then a copy with fewer service hours.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/calendar.toml");
+    let file = file.to_str().expect("a UTF-8 path");
+    let checked = run(&["calendar", "check", file]);
+    assert!(checked.contains(", time zone Asia/Shanghai"), "{checked}");
+    assert!(checked.contains("covers 2025, 2026"), "{checked}");
+    let short = sqlite.with_extension("calendar.toml");
+    let text = std::fs::read_to_string(file).expect("the calendar file");
+    std::fs::write(&short, text.replace("end = \"20:00\"", "end = \"17:00\"")).expect("write");
+    let short_path = short.to_str().expect("a UTF-8 path");
+    assert_eq!(
+        run(&[
+            "calendar",
+            "due",
+            "--from",
+            "2026-03-10T16:58:00+08:00",
+            "--working-minutes",
+            "5",
+            "--calendar",
+            short_path,
+        ]),
+        "2026-03-11T08:03:00+08:00\n"
+    );
+
+    // Mistakes: each a one-line `whistle: ...` and exit code 1.
+    let broken = sqlite.with_extension("broken.toml");
+    std::fs::write(
+        &broken,
+        text.replace("\"2026-02-14\", # Saturday", "\"2026-02-13\", # Friday"),
+    )
+    .expect("write");
+    let broken_path = broken.to_str().expect("a UTF-8 path");
+    for (args, says) in [
+        (
+            vec![
+                "calendar",
+                "due",
+                "--from",
+                "yesterday",
+                "--working-minutes",
+                "5",
+            ],
+            "whistle: --from `yesterday` is not an RFC 3339 instant",
+        ),
+        (
+            vec![
+                "calendar",
+                "due",
+                "--from",
+                "2026-03-10T19:58:00+08:00",
+                "--working-minutes",
+                "-5",
+            ],
+            "whistle: --working-minutes is -5: give a number of minutes of 0 or more",
+        ),
+        (
+            vec![
+                "calendar",
+                "due",
+                "--from",
+                "2026-03-10T19:58:00+08:00",
+                "--working-minutes",
+                "5",
+                "--calendar",
+                "/nonexistent/calendar.toml",
+            ],
+            "whistle: cannot read the calendar file /nonexistent/calendar.toml",
+        ),
+        (
+            vec!["calendar", "check", broken_path],
+            "2026-02-13 is a Friday, not a Saturday or Sunday",
+        ),
+    ] {
+        let output = whistle(&args, None, &sqlite);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("whistle: "), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_file(short);
+    let _ = std::fs::remove_file(broken);
+}
