@@ -144,6 +144,8 @@ async fn measure(
             demo: false,
             catalogue: None,
             nats_namespace: Some(namespace.clone()),
+            sla_policy: None,
+            calendar: None,
         },
         shutdown.clone(),
     )

@@ -5,12 +5,13 @@
 //! optionally following it live), `relay` (publish the log to NATS JetStream), `parked`
 //! (events consumers gave up on),
 //! `migrate` (create or upgrade the event store), `calendar` (business-time arithmetic and
-//! calendar file checks), and `serve` (every service at once).
+//! calendar file checks), `sla` (boards, rankings, as-of and what-if), and `serve` (every service at once).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
 pub mod calendar;
 pub mod demo;
 pub mod serve;
+pub mod sla;
 pub mod telemetry;
 
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ pub enum Command {
     /// Business calendar arithmetic: when a deadline falls due (`due`), how much open time
     /// lies between two instants (`elapsed`), and checking a calendar file (`check`).
     Calendar(calendar::CalendarArgs),
+    /// The supervisors' board (now or --as-of a past instant), the monthly ranking, and
+    /// what-if recomputations under another policy or weights, as JSON.
+    Sla(sla::SlaArgs),
     /// Publish the event log to NATS JetStream (stream TICKETS) until interrupted. Run as
     /// many as you like: one publishes, the others wait to take over.
     Relay {
@@ -183,6 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve::run(&cli.store, &args).await,
         Command::Calendar(args) => calendar::run(&args),
+        Command::Sla(args) => sla::run(&cli.store, &args).await,
         Command::Parked => {
             let store = open(&cli.store, Arc::new(SystemClock)).await?;
             let parked = store.parked_messages().await?;

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -33,6 +33,12 @@ use whistle_consumer::{Consumer, ConsumerConfig, ConsumerMetrics, Feed, Handler}
 use whistle_department::Notices;
 use whistle_events::{CommunityId, DepartmentId, StreetId, TicketId};
 use whistle_routing::Catalogue;
+use whistle_sla::calendar::Calendar;
+use whistle_sla::metrics::SlaMetrics;
+use whistle_sla::policy::PolicyBook;
+use whistle_sla::projection::SlaProjection;
+use whistle_sla::stats::RankingBook;
+use whistle_sla::timer::{Alerts, Timer, TimerMetrics};
 use whistle_store::{EventStore, Position};
 use whistle_ticket::Tickets;
 
@@ -58,6 +64,30 @@ pub struct ServeArgs {
     /// digits, `-`, `_`).
     #[arg(long, env = "WHISTLE_NATS_NAMESPACE")]
     pub nats_namespace: Option<String>,
+    /// The SLA policy (TOML, every version); unset uses the shipped policy
+    /// (deploy/config/sla-policy.toml).
+    #[arg(long, env = "WHISTLE_SLA_POLICY")]
+    pub sla_policy: Option<PathBuf>,
+    /// The business calendar (TOML); unset uses the shipped one (China, 2025 and 2026,
+    /// deploy/config/calendar.toml).
+    #[arg(long, env = "WHISTLE_CALENDAR")]
+    pub calendar: Option<PathBuf>,
+}
+
+/// The SLA policy and calendar `serve` times tickets with.
+pub fn sla_config(
+    policy: Option<&std::path::Path>,
+    calendar: Option<&std::path::Path>,
+) -> anyhow::Result<(Arc<PolicyBook>, Arc<Calendar>)> {
+    let policies = match policy {
+        Some(path) => PolicyBook::load(path)?,
+        None => PolicyBook::standard(),
+    };
+    let calendar = match calendar {
+        Some(path) => Calendar::load(path)?,
+        None => Calendar::china(),
+    };
+    Ok((Arc::new(policies), Arc::new(calendar)))
 }
 
 /// Stream names and subject prefixes on NATS, with an optional namespace.
@@ -142,6 +172,11 @@ struct AppState {
     tickets: Arc<Tickets>,
     catalogue: Arc<Catalogue>,
     notices: Notices,
+    alerts: Alerts,
+    clock: Arc<dyn Clock>,
+    weights: Arc<RankingBook>,
+    policies: Arc<PolicyBook>,
+    calendar: Arc<Calendar>,
     registry: Arc<Registry>,
     mode: &'static str,
 }
@@ -160,6 +195,7 @@ pub async fn start(
         Some(path) => Catalogue::load(path)?,
         None => Catalogue::demo(),
     });
+    let (policies, calendar) = sla_config(args.sla_policy.as_deref(), args.calendar.as_deref())?;
     let seeded = if args.demo && store.head().await? == Position::START {
         Some(crate::demo::seed(store.clone()).await?)
     } else {
@@ -170,6 +206,9 @@ pub async fn start(
     let mut registry = Registry::default();
     let consumer_metrics = ConsumerMetrics::register(&mut registry);
     let intake_metrics = whistle_intake::IntakeMetrics::register(&mut registry);
+    let timer_metrics = TimerMetrics::register(&mut registry);
+    let sla_metrics = SlaMetrics::register(&mut registry);
+    let alerts = Alerts::default();
 
     let nats = match &args.nats_url {
         Some(url) if !url.trim().is_empty() => Some(
@@ -208,6 +247,10 @@ pub async fn start(
             tickets.clone(),
             notices.clone(),
         )),
+        Arc::new(
+            SlaProjection::new(store.clone(), policies.clone(), calendar.clone())
+                .with_acknowledge_latency(sla_metrics.acknowledge_latency.clone()),
+        ),
     ];
     for handler in handlers {
         let consumer = Consumer::new(
@@ -218,6 +261,21 @@ pub async fn start(
         );
         tasks.spawn(consumer.run(feed.clone(), shutdown.clone()));
     }
+    let timer = Timer::new(
+        tickets.clone(),
+        policies.clone(),
+        clock.clone(),
+        alerts.clone(),
+        timer_metrics,
+    );
+    tasks.spawn(timer.run(shutdown.clone()));
+    tasks.spawn(sla_metrics.clone().run(
+        store.clone(),
+        policies.clone(),
+        calendar.clone(),
+        clock.clone(),
+        shutdown.clone(),
+    ));
     if let Some(client) = &nats {
         let relay = whistle_relay::Relay::new(
             store.clone(),
@@ -250,6 +308,11 @@ pub async fn start(
         tickets: tickets.clone(),
         catalogue,
         notices,
+        alerts,
+        clock: clock.clone(),
+        weights: Arc::new(RankingBook::standard()),
+        policies,
+        calendar,
         registry: Arc::new(registry),
         mode,
     };
@@ -322,6 +385,9 @@ fn router(state: AppState) -> Router {
             get(department_notices),
         )
         .route("/api/tickets/{ticket}", get(ticket_timeline))
+        .route("/api/tickets/{ticket}/clocks", get(ticket_clocks))
+        .route("/api/sla/alerts", get(sla_alerts))
+        .route("/api/sla/board", get(sla_board))
         .with_state(state)
 }
 
@@ -494,6 +560,97 @@ async fn ticket_timeline(State(state): State<AppState>, Path(ticket): Path<Strin
         })
         .collect();
     Ok(Json(entries).into_response())
+}
+
+/// A ticket's SLA clocks, under the policy version it is timed under.
+async fn ticket_clocks(State(state): State<AppState>, Path(ticket): Path<String>) -> Answer {
+    let ticket: TicketId = parse("ticket", &ticket)?;
+    let Some(record) = whistle_sla::projection::ticket_record(&state.store, &ticket.to_string())
+        .await
+        .map_err(Problem::unavailable)?
+    else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no clocks for ticket {ticket}: check the id (a ticket just received may take a moment)"
+            ),
+        ));
+    };
+    let policy = state
+        .policies
+        .version(&record.policy_version)
+        .map_err(Problem::unavailable)?;
+    let clocks = whistle_sla::clocks::clocks(&record.facts, policy, &state.calendar)
+        .map_err(Problem::unavailable)?;
+    let now = state.clock.now();
+    let clocks: Vec<_> = clocks
+        .iter()
+        .map(|c| json!({"clock": c, "status": c.status_at(now)}))
+        .collect();
+    Ok(Json(json!({
+        "ticket": ticket,
+        "policy_version": record.policy_version,
+        "at": now,
+        "clocks": clocks,
+    }))
+    .into_response())
+}
+
+/// `?as_of=<RFC 3339>` on the board.
+#[derive(Debug, serde::Deserialize)]
+struct AsOf {
+    as_of: Option<String>,
+}
+
+/// The supervisors' board now, or as it stood at `as_of` (rebuilt from the log).
+async fn sla_board(State(state): State<AppState>, Query(query): Query<AsOf>) -> Answer {
+    let as_of = match query.as_of.as_deref() {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text.trim())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("as_of={text:?} is not an RFC 3339 instant ({e}); write e.g. 2026-03-11T08:00:00%2B08:00"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let facts = match as_of {
+        Some(at) => whistle_sla::views::facts_as_of(&state.store, at, &mut |_| {}).await,
+        None => whistle_sla::views::current_facts(&state.store).await,
+    }
+    .map_err(Problem::unavailable)?;
+    let rules = whistle_sla::views::Rules {
+        policies: &state.policies,
+        calendar: &state.calendar,
+        weights: &state.weights,
+    };
+    let board = whistle_sla::views::official_board(
+        &facts,
+        rules,
+        as_of.unwrap_or_else(|| state.clock.now()),
+    )
+    .map_err(Problem::unavailable)?;
+    Ok(Json(board).into_response())
+}
+
+/// Breaches as they happen, as server-sent events (`event: breach`).
+async fn sla_alerts(State(state): State<AppState>) -> Answer {
+    let stream = tokio_stream::wrappers::BroadcastStream::new(state.alerts.subscribe())
+        .filter_map(|alert| async move { alert.ok() })
+        .map(|alert| {
+            Ok::<_, Infallible>(
+                SseEvent::default()
+                    .event("breach")
+                    .json_data(&alert)
+                    .unwrap_or_default(),
+            )
+        });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 fn escape(text: &str) -> String {

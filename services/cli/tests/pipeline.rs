@@ -69,6 +69,8 @@ impl Whistle {
             demo: false,
             catalogue: None,
             nats_namespace: Some(namespace.clone()),
+            sla_policy: None,
+            calendar: None,
         };
         let shutdown = CancellationToken::new();
         let running = start(&store_args, &args, shutdown.clone())

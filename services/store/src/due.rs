@@ -61,7 +61,9 @@ impl DueRows {
             }
             Claim::Sqlite { pool, describe } => {
                 let err = |e| StoreError::from_sqlx(&describe, "finish due rows", e);
-                let mut tx = pool.begin().await.map_err(err)?;
+                // IMMEDIATE: take the write lock before reading (a deferred transaction
+                // that reads first cannot always upgrade to write under WAL).
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
                 for row in self.rows.iter().filter(|r| done.contains(&r.key)) {
                     let now: Option<(String,)> = sqlx::query_as(
                         "SELECT value FROM projection_rows WHERE projection = ?1 AND key = ?2",
