@@ -239,8 +239,8 @@ pub struct Deadline {
     pub due_at: DateTime<Utc>,
 }
 
-/// The deadlines still to act on: warnings and breaches of running clocks not yet
-/// recorded on the ticket. A warning whose clock is already past due is skipped: the
+/// The deadlines still to act on: the breach of every running clock, and its warnings
+/// not yet recorded on the ticket. A warning whose clock is already past due is skipped: the
 /// breach says more.
 pub fn pending(facts: &TicketFacts, clocks: &[Clock]) -> Vec<Deadline> {
     let mut out = Vec::new();
@@ -249,18 +249,21 @@ pub fn pending(facts: &TicketFacts, clocks: &[Clock]) -> Vec<Deadline> {
     }
     for clock in clocks.iter().filter(|c| c.stopped_at.is_none()) {
         let Some(due) = clock.due_at else { continue };
-        if !facts
+        // The breach stays pending while its clock runs, even once recorded: the timer
+        // records the breach and then escalates in two commands, and a timer that dies
+        // between them must find the row again to finish (recording twice is harmless).
+        // The timer deletes the row when done; the projection does not write it again.
+        out.push(Deadline {
+            at: due,
+            clock: clock.clock,
+            department: clock.department.clone(),
+            warning: None,
+            due_at: due,
+        });
+        if facts
             .breaches
             .contains(&(clock.clock, clock.department.clone(), due))
         {
-            out.push(Deadline {
-                at: due,
-                clock: clock.clock,
-                department: clock.department.clone(),
-                warning: None,
-                due_at: due,
-            });
-        } else {
             continue;
         }
         for &(percent, at) in &clock.warn_at {
