@@ -254,6 +254,20 @@ pub enum SlaClock {
     Completion,
 }
 
+impl SlaClock {
+    /// Every clock.
+    pub const ALL: [Self; 3] = [Self::Acknowledge, Self::ReportIn, Self::Completion];
+
+    /// The clock's name as serialized (`report_in`), for keys and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledge => "acknowledge",
+            Self::ReportIn => "report_in",
+            Self::Completion => "completion",
+        }
+    }
+}
+
 /// A clock ran past its deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SlaBreached {

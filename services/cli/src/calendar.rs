@@ -177,7 +177,7 @@ fn check(file: &Path) -> anyhow::Result<()> {
 }
 
 /// An instant given on the command line, as RFC 3339 with an offset.
-fn instant(text: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
+pub(crate) fn instant(text: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|at| at.to_utc())
         .with_context(|| {

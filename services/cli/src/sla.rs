@@ -14,6 +14,7 @@ use whistle_sla::views::{self, Progress, Rules};
 use whistle_store::EventStore;
 
 use crate::StoreArgs;
+use crate::calendar::instant;
 
 /// `whistle sla` and its subcommands.
 #[derive(Debug, Args)]
@@ -72,14 +73,6 @@ pub enum SlaCommand {
         #[arg(long)]
         as_of: Option<String>,
     },
-}
-
-fn instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .with_context(|| {
-            format!("{text:?} is not an RFC 3339 instant; write e.g. 2026-03-11T08:00:00+08:00")
-        })
 }
 
 fn month(text: &str) -> anyhow::Result<(i32, u32)> {
@@ -144,7 +137,10 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
     };
     let output = match &args.command {
         SlaCommand::Board { as_of } => {
-            let as_of = as_of.as_deref().map(instant).transpose()?;
+            let as_of = as_of
+                .as_deref()
+                .map(|t| instant(t, "--as-of"))
+                .transpose()?;
             let facts = facts_at(as_of).await?;
             serde_json::to_value(views::official_board(&facts, rules, as_of.unwrap_or(now))?)?
         }
@@ -154,7 +150,10 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
             as_of,
         } => {
             let (year, m) = month(m)?;
-            let as_of = as_of.as_deref().map(instant).transpose()?;
+            let as_of = as_of
+                .as_deref()
+                .map(|t| instant(t, "--as-of"))
+                .transpose()?;
             let at = as_of.unwrap_or(now);
             let facts = facts_at(as_of).await?;
             let board = views::official_board(&facts, rules, at)?;
@@ -178,7 +177,10 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
                 chosen.is_none() || m.is_some(),
                 "--weights ranks a month: add --month YYYY-MM"
             );
-            let as_of = as_of.as_deref().map(instant).transpose()?;
+            let as_of = as_of
+                .as_deref()
+                .map(|t| instant(t, "--as-of"))
+                .transpose()?;
             let facts = facts_at(as_of).await?;
             let m = m.as_deref().map(month).transpose()?;
             serde_json::to_value(views::what_if(

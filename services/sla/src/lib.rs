@@ -19,4 +19,5 @@ pub mod policy;
 pub mod projection;
 pub mod stats;
 pub mod timer;
+mod versions;
 pub mod views;

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use whistle_clock::Clock;
+use whistle_events::ticket::SlaClock;
 use whistle_store::EventStore;
 
 use crate::calendar::Calendar;
@@ -123,9 +124,7 @@ impl SlaMetrics {
             };
             for c in clocks(&record.facts, policy, calendar)? {
                 if c.status_at(now) == ClockStatus::Breached {
-                    *breached
-                        .entry(crate::timer::clock_label(c.clock))
-                        .or_default() += 1;
+                    *breached.entry(c.clock.as_str()).or_default() += 1;
                 }
             }
         }
@@ -136,7 +135,7 @@ impl SlaMetrics {
                 })
                 .set(by_stage.get(&stage).copied().unwrap_or(0));
         }
-        for clock in ["acknowledge", "report_in", "completion"] {
+        for clock in SlaClock::ALL.map(SlaClock::as_str) {
             self.breached
                 .get_or_create(&ClockLabels { clock })
                 .set(breached.get(clock).copied().unwrap_or(0));

@@ -13,6 +13,7 @@ use whistle_events::ticket::SupervisionLevel;
 use whistle_events::{Category, Urgency};
 
 use crate::calendar::{Calendar, CalendarError, Hours};
+use crate::versions::{self, Versioned};
 
 /// The policy shipped with whistle (the defaults of the domain brief).
 const DEFAULT: &str = include_str!("../../../deploy/config/sla-policy.toml");
@@ -241,28 +242,23 @@ impl PolicyBook {
 
     /// The version in force at `at` (a ticket received then is timed under it).
     pub fn in_force(&self, at: DateTime<Utc>) -> Result<&Policy, PolicyError> {
-        self.versions
-            .iter()
-            .rev()
-            .find(|p| p.effective_from <= at)
-            .ok_or(PolicyError::NoneInForce(at))
+        versions::in_force(&self.versions, at).ok_or(PolicyError::NoneInForce(at))
     }
 
     /// The version named `version`.
     pub fn version(&self, version: &str) -> Result<&Policy, PolicyError> {
-        self.versions
-            .iter()
-            .find(|p| p.version == version)
-            .ok_or_else(|| {
-                PolicyError::UnknownVersion(
-                    version.to_owned(),
-                    self.versions
-                        .iter()
-                        .map(|p| p.version.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })
+        versions::named(&self.versions, version)
+            .map_err(|known| PolicyError::UnknownVersion(version.to_owned(), known))
+    }
+}
+
+impl Versioned for Policy {
+    fn name(&self) -> &str {
+        &self.version
+    }
+
+    fn effective_from(&self) -> DateTime<Utc> {
+        self.effective_from
     }
 }
 

@@ -20,7 +20,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use whistle_consumer::{Handler, HandlerError, put_row, read_row, ticket_event, ticket_of};
 use whistle_events::subjects::PublishedEvent;
-use whistle_events::ticket::SlaClock;
 use whistle_events::{DepartmentId, DistrictId, StreetId, TicketEvent, TicketId};
 use whistle_store::{EventStore, RowChange, StoreError};
 
@@ -64,20 +63,12 @@ pub struct DeadlineRow {
     pub street: StreetId,
 }
 
-fn clock_token(clock: SlaClock) -> &'static str {
-    match clock {
-        SlaClock::Acknowledge => "acknowledge",
-        SlaClock::ReportIn => "report_in",
-        SlaClock::Completion => "completion",
-    }
-}
-
 /// The key of a deadline row: the due instant first, so keys sort by time.
 pub fn deadline_key(ticket: &TicketId, deadline: &Deadline) -> String {
     format!(
         "{}/{ticket}/{}/{}/{}",
         time_key(deadline.at),
-        clock_token(deadline.clock),
+        deadline.clock.as_str(),
         deadline
             .department
             .as_ref()

@@ -113,9 +113,15 @@ impl TimerMetrics {
 
     /// How many breaches this timer recorded, over every clock.
     pub fn breaches_fired(&self) -> u64 {
-        ["acknowledge", "report_in", "completion"]
+        SlaClock::ALL
             .into_iter()
-            .map(|clock| self.breaches.get_or_create(&ClockLabels { clock }).get())
+            .map(|clock| {
+                self.breaches
+                    .get_or_create(&ClockLabels {
+                        clock: clock.as_str(),
+                    })
+                    .get()
+            })
             .sum()
     }
 
@@ -248,7 +254,7 @@ impl Timer {
         let deadline = &row.deadline;
         let late = (now - deadline.at).as_seconds_f64().max(0.0);
         let label = ClockLabels {
-            clock: clock_label(deadline.clock),
+            clock: deadline.clock.as_str(),
         };
         let metadata = EventMetadata {
             actor: Some(self.actor.clone()),
@@ -368,14 +374,6 @@ impl Timer {
                 Outcome::Done
             }
         }
-    }
-}
-
-pub(crate) fn clock_label(clock: SlaClock) -> &'static str {
-    match clock {
-        SlaClock::Acknowledge => "acknowledge",
-        SlaClock::ReportIn => "report_in",
-        SlaClock::Completion => "completion",
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::figures::Direction;
 use super::{Board, Dimension, Period, Rate, Ratio};
+use crate::versions::{self, Versioned};
 
 /// The weights shipped with whistle.
 const STANDARD: &str = include_str!("../../../../deploy/config/ranking.toml");
@@ -250,28 +251,23 @@ impl RankingBook {
     /// The version in force at `at` (rank a month under the version in force at its first
     /// instant).
     pub fn in_force(&self, at: DateTime<Utc>) -> Result<&RankingVersion, RankingError> {
-        self.versions
-            .iter()
-            .rev()
-            .find(|v| v.effective_from <= at)
-            .ok_or(RankingError::NoneInForce(at))
+        versions::in_force(&self.versions, at).ok_or(RankingError::NoneInForce(at))
     }
 
     /// The version named `version`.
     pub fn version(&self, version: &str) -> Result<&RankingVersion, RankingError> {
-        self.versions
-            .iter()
-            .find(|v| v.version == version)
-            .ok_or_else(|| {
-                RankingError::UnknownVersion(
-                    version.to_owned(),
-                    self.versions
-                        .iter()
-                        .map(|v| v.version.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })
+        versions::named(&self.versions, version)
+            .map_err(|known| RankingError::UnknownVersion(version.to_owned(), known))
+    }
+}
+
+impl Versioned for RankingVersion {
+    fn name(&self) -> &str {
+        &self.version
+    }
+
+    fn effective_from(&self) -> DateTime<Utc> {
+        self.effective_from
     }
 }
 
