@@ -45,6 +45,8 @@ pub const MAX_PLACE_LEN: usize = 200;
 pub const MAX_REPORTER_NAME_LEN: usize = 100;
 /// The longest `reporter.phone` accepted, in characters.
 pub const MAX_REPORTER_PHONE_LEN: usize = 40;
+/// The longest `reporter.address` accepted, in characters.
+pub const MAX_REPORTER_ADDRESS_LEN: usize = 200;
 
 /// The subject a source publishes its incidents on.
 pub fn incident_subject(source: &SourceSystem) -> String {
@@ -211,8 +213,8 @@ pub struct IncidentLocation {
     pub place: Option<String>,
 }
 
-/// How to reach the person who reported an incident. Both optional; blank counts as absent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// How to reach the person who reported an incident. All optional; blank counts as absent.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentReporter {
     /// Name, as given. At most 100 characters.
@@ -223,6 +225,27 @@ pub struct IncidentReporter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 40))]
     pub phone: Option<String>,
+    /// Home address, as given. At most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
+    pub address: Option<String>,
+}
+
+impl fmt::Debug for IncidentReporter {
+    /// Masked, as [`ReporterContact`]'s Debug is: a message may be logged whole.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let masked = ReporterContact {
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+        }
+        .masked();
+        f.debug_struct("IncidentReporter")
+            .field("name", &masked.name)
+            .field("phone", &masked.phone)
+            .field("address", &masked.address)
+            .finish()
+    }
 }
 
 /// What a valid incident asks for, with checked values.
@@ -320,6 +343,7 @@ impl ValidIncident {
         Some(Received {
             channel: Channel::ExternalSystem,
             reporter: reporter.clone(),
+            sealed_reporter: None,
             location: location.clone(),
             category: *category,
             urgency: *urgency,
@@ -767,6 +791,11 @@ fn trigger(
         reporter: ReporterContact {
             name: optional_text("reporter.name", reporter.name, MAX_REPORTER_NAME_LEN)?,
             phone: optional_text("reporter.phone", reporter.phone, MAX_REPORTER_PHONE_LEN)?,
+            address: optional_text(
+                "reporter.address",
+                reporter.address,
+                MAX_REPORTER_ADDRESS_LEN,
+            )?,
         },
     })
 }

@@ -23,6 +23,6 @@ pub use ids::{
 pub use metadata::EventMetadata;
 pub use ticket::{DecodeError, EventKind, TICKET_EVENT_VERSION, TicketEvent};
 pub use values::{
-    Category, Channel, ExternalSource, Location, ReporterContact, Score, ScoreError, Text,
-    TextError, Urgency,
+    Category, Channel, ExternalSource, Location, ReporterContact, Score, ScoreError, SealedContact,
+    Text, TextError, Urgency,
 };

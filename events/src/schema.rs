@@ -7,7 +7,7 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::Value;
 
 use crate::metadata::EventMetadata;
-use crate::ticket::{self, TICKET_EVENT_VERSION, TicketEvent};
+use crate::ticket::{self, TicketEvent};
 
 fn schema_of<T: JsonSchema>() -> Value {
     serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null)
@@ -61,14 +61,22 @@ pub fn event_schemas() -> Vec<(String, Value)> {
         ("SlaWarned", schema_of::<ticket::SlaWarned>()),
         ("SlaPaused", schema_of::<ticket::SlaPaused>()),
         ("SlaResumed", schema_of::<ticket::SlaResumed>()),
+        (
+            "PersonalDataErased",
+            schema_of::<ticket::PersonalDataErased>(),
+        ),
     ];
     let mut out: Vec<(String, Value)> = per_event
         .into_iter()
         .map(|(name, schema)| {
-            (
-                format!("{name}.v{TICKET_EVENT_VERSION}.schema.json"),
-                schema,
-            )
+            // Each kind at its own current version; the schema of an earlier version is in
+            // the repository's history, and its payloads still fit the current one (a minor
+            // version only adds fields with defaults).
+            let version = TicketEvent::KINDS
+                .iter()
+                .find(|k| k.name == name)
+                .map_or("unknown", |k| k.version);
+            (format!("{name}.v{version}.schema.json"), schema)
         })
         .collect();
     out.push((

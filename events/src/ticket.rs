@@ -4,8 +4,10 @@
 //! own so it has its own JSON Schema and golden fixture. The stored payload is the
 //! externally tagged enum (`{"WhistleBlown": {...}}`), so a payload names its own type.
 //!
-//! Never change a shipped event: add a field with `#[serde(default)]` and bump the minor
-//! version, or add a new major version with an upcaster that rewrites old payloads.
+//! Never change a shipped event: add a field with `#[serde(default)]` and bump that event's
+//! minor version, or add a new major version with an upcaster that rewrites old payloads.
+//! Each kind has its own version ([`TicketEvent::KINDS`]); a payload of an earlier minor
+//! version of the same major decodes as it is, since every field added since has a default.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -13,17 +15,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DepartmentId, LiaisonId, StreetId, TicketId};
 use crate::values::{
-    Category, Channel, ExternalSource, Location, ReporterContact, Score, Text, Urgency,
+    Category, Channel, ExternalSource, Location, ReporterContact, Score, SealedContact, Text,
+    Urgency,
 };
 
 /// A resident's complaint was received (受理前): the first event of every ticket.
+///
+/// Version 1.1.0 added `sealed_reporter` (and `address` in the contact). Version 1.0.0
+/// payloads hold the contact in plain `reporter` and decode unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Received {
     /// How it reached us.
     pub channel: Channel,
-    /// How to reach the resident (personal data).
+    /// How to reach the resident (personal data), in plain text. Empty when the contact is
+    /// sealed in `sealed_reporter`, which is how the ticket executor records every contact:
+    /// a plain one is found only in events recorded before sealing existed.
     #[serde(default)]
     pub reporter: ReporterContact,
+    /// How to reach the resident, encrypted with the ticket's own key. Only the ticket
+    /// executor, holding the master key, opens it; once the key is erased no one can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_reporter: Option<SealedContact>,
     /// Where the problem is.
     pub location: Location,
     /// What kind of problem.
@@ -328,11 +340,24 @@ pub struct SourceUpdated {
     pub message_id: uuid::Uuid,
 }
 
+/// The resident's personal data on this ticket (the reporter's contact) was erased: the
+/// key that sealed it is destroyed, so the sealed contact in `Received` can never be read
+/// again. Every other event stays as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PersonalDataErased {
+    /// Why (the resident asked, the retention period ran out…).
+    pub reason: Text,
+}
+
 /// Every event of a ticket's life.
 ///
 /// Exhaustive on purpose: a new variant breaks every `match` in the workspace that must
 /// handle it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Received` comes once per ticket; boxing it would change every match and constructor of the event contract to save a copy of a few hundred bytes"
+)]
 pub enum TicketEvent {
     /// See [`Received`].
     Received(Received),
@@ -382,6 +407,8 @@ pub enum TicketEvent {
     SlaPaused(SlaPaused),
     /// See [`SlaResumed`].
     SlaResumed(SlaResumed),
+    /// See [`PersonalDataErased`].
+    PersonalDataErased(PersonalDataErased),
 }
 
 /// The kind of a ticket event, with its current version.
@@ -393,29 +420,44 @@ pub struct EventKind {
     pub version: &'static str,
 }
 
-/// The current version of every ticket event.
+/// The version every ticket event kind starts at, and keeps until its payload gains a
+/// field. A kind that has changed since names its own version in `kinds!` below; see
+/// [`TicketEvent::KINDS`] for the current version of each.
 pub const TICKET_EVENT_VERSION: &str = "1.0.0";
 
+/// `version!()` is [`TICKET_EVENT_VERSION`], `version!("1.1.0")` is that version.
+macro_rules! version {
+    () => {
+        TICKET_EVENT_VERSION
+    };
+    ($version:literal) => {
+        $version
+    };
+}
+
 macro_rules! kinds {
-    ($($variant:ident),* $(,)?) => {
+    ($($variant:ident $(=> $version:literal)?),* $(,)?) => {
         impl TicketEvent {
             /// Every kind of ticket event at its current version.
             pub const KINDS: &'static [EventKind] = &[
-                $(EventKind { name: stringify!($variant), version: TICKET_EVENT_VERSION }),*
+                $(EventKind { name: stringify!($variant), version: version!($($version)?) }),*
             ];
 
             /// This event's kind.
             pub fn kind(&self) -> EventKind {
                 match self {
-                    $(Self::$variant(_) => EventKind { name: stringify!($variant), version: TICKET_EVENT_VERSION }),*
+                    $(Self::$variant(_) => EventKind { name: stringify!($variant), version: version!($($version)?) }),*
                 }
             }
         }
     };
 }
 
+// A kind whose payload gained a field names its new version here (minor bump), and the
+// golden fixture of its old version stays in `events/tests/fixtures/`.
 kinds!(
-    Received,
+    // 1.1.0: `sealed_reporter`, and `address` in the contact.
+    Received => "1.1.0",
     Acknowledged,
     HandledLocally,
     CalledUp,
@@ -439,6 +481,7 @@ kinds!(
     SlaWarned,
     SlaPaused,
     SlaResumed,
+    PersonalDataErased,
 );
 
 /// Why a stored payload could not become a [`TicketEvent`].
@@ -467,12 +510,32 @@ pub enum DecodeError {
     },
 }
 
+/// `major.minor.patch`, or `None` when `version` is not three numbers.
+fn semver(version: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) => {
+            Some((major, minor, patch))
+        }
+        _ => None,
+    }
+}
+
 impl TicketEvent {
-    /// Whether this build can read `event_type` at `event_version` without an upcaster.
+    /// Whether this build can read `event_type` at `event_version` without an upcaster:
+    /// its current version, or an earlier minor or patch version of the same major (the
+    /// fields added since have defaults). A later version is not known, even a minor one:
+    /// reading it here would silently drop what the newer writer added (a sealed contact
+    /// would read as no contact at all).
     pub fn is_known(event_type: &str, event_version: &str) -> bool {
-        Self::KINDS
-            .iter()
-            .any(|k| k.name == event_type && k.version == event_version)
+        let Some(stored) = semver(event_version) else {
+            return false;
+        };
+        Self::KINDS.iter().any(|k| {
+            k.name == event_type
+                && semver(k.version)
+                    .is_some_and(|current| current.0 == stored.0 && stored <= current)
+        })
     }
 
     /// Decodes a stored payload of the given type and (already upcast) version.

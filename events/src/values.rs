@@ -140,9 +140,11 @@ pub enum Channel {
     ExternalSystem,
 }
 
-/// How to reach the resident. Personal data: it is shown masked to every role that does
-/// not need to call the resident back.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// How to reach the resident. Personal data: it is shown masked ([`ReporterContact::masked`])
+/// to every role that does not need to call the resident back, its `Debug` prints it masked
+/// (so a stray `{:?}` in a log leaks nothing), and the ticket executor stores it sealed
+/// ([`SealedContact`]) rather than as written here.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ReporterContact {
     /// Name, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,6 +152,90 @@ pub struct ReporterContact {
     /// Phone number, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Home address, as given (where to call on the resident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl ReporterContact {
+    /// Whether nothing was given: no name, no phone, no address.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.phone.is_none() && self.address.is_none()
+    }
+
+    /// The contact as roles that must not see it are shown it: the name's first character
+    /// (`张**`), a phone's first 3 and last 4 characters (`138****1234`; a number shorter than
+    /// 11 keeps its last 2 only, so a local landline is not all but given away), an address's
+    /// first 6 characters then `****`. Works on characters, not bytes, so Chinese text is
+    /// cut between characters. Whatever is short enough that keeping that much would show
+    /// most of it keeps less (see the tests).
+    pub fn masked(&self) -> ReporterContact {
+        ReporterContact {
+            name: self.name.as_deref().map(mask_name),
+            phone: self.phone.as_deref().map(mask_phone),
+            address: self.address.as_deref().map(mask_address),
+        }
+    }
+}
+
+/// `张三丰` → `张**`. A one-character name is masked whole: keeping it would keep all of it.
+fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match (chars.next(), chars.count()) {
+        (Some(first), hidden) if hidden > 0 => format!("{first}{}", "*".repeat(hidden)),
+        (Some(_), _) => "*".to_owned(),
+        (None, _) => String::new(),
+    }
+}
+
+/// `13812341234` → `138****1234`; shorter numbers keep their last 2 characters, and one of
+/// 2 characters or fewer is masked whole.
+fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    let (head, tail) = match chars.len() {
+        n if n >= 11 => (3, 4),
+        n if n > 2 => (0, 2),
+        _ => (0, 0),
+    };
+    let hidden = chars.len() - head - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(hidden));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// The first 6 characters then `****` (a fixed mark, so the length is not told either).
+/// An address of 6 characters or fewer keeps only its first half.
+fn mask_address(address: &str) -> String {
+    let len = address.chars().count();
+    let keep = if len > 6 { 6 } else { len / 2 };
+    let mut out: String = address.chars().take(keep).collect();
+    out.push_str("****");
+    out
+}
+
+impl fmt::Debug for ReporterContact {
+    /// Masked, like [`ReporterContact::masked`]: Debug output ends up in logs and panics.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let masked = self.masked();
+        f.debug_struct("ReporterContact")
+            .field("name", &masked.name)
+            .field("phone", &masked.phone)
+            .field("address", &masked.address)
+            .finish()
+    }
+}
+
+/// A [`ReporterContact`] encrypted with its ticket's own key (ChaCha20-Poly1305, the ticket
+/// id as associated data, so a sealed contact copied onto another ticket does not open).
+/// Erasing the ticket's key makes it unreadable for good while the event stays in the log
+/// (crypto-shredding): events are never rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SealedContact {
+    /// The nonce, base64 (standard alphabet, padded): 12 random bytes, fresh for every seal.
+    pub nonce: String,
+    /// The encrypted JSON of the [`ReporterContact`] with its authentication tag, base64.
+    pub ciphertext: String,
 }
 
 /// The incident in another system this ticket came from.
@@ -281,6 +367,67 @@ mod tests {
                 max: 500
             })
         );
+    }
+
+    fn contact(name: &str, phone: &str, address: &str) -> ReporterContact {
+        ReporterContact {
+            name: Some(name.into()),
+            phone: Some(phone.into()),
+            address: Some(address.into()),
+        }
+    }
+
+    #[test]
+    fn a_masked_contact_keeps_only_what_identifies_no_one() {
+        assert_eq!(
+            contact("张三丰", "13812341234", "红旗里小区5号楼3单元201").masked(),
+            contact("张**", "138****1234", "红旗里小区5****")
+        );
+        assert_eq!(
+            contact("张女士", "+86 13812341234", "Flat 3, 5 Hongqi Lane").masked(),
+            contact("张**", "+86********1234", "Flat 3****")
+        );
+    }
+
+    #[test]
+    fn short_values_are_masked_harder() {
+        let m = contact("张", "62345678", "5号楼").masked();
+        assert_eq!(m.name.as_deref(), Some("*"));
+        assert_eq!(m.phone.as_deref(), Some("******78"));
+        assert_eq!(m.address.as_deref(), Some("5****"));
+        let m = contact("Li", "12", "").masked();
+        assert_eq!(m.name.as_deref(), Some("L*"));
+        assert_eq!(m.phone.as_deref(), Some("**"));
+        assert_eq!(m.address.as_deref(), Some("****"));
+        assert_eq!(
+            ReporterContact::default().masked(),
+            ReporterContact::default()
+        );
+    }
+
+    #[test]
+    fn debug_prints_a_contact_masked() {
+        let debug = format!(
+            "{:?}",
+            contact("张三丰", "13812341234", "红旗里小区5号楼3单元")
+        );
+        assert!(debug.contains("138****1234"), "{debug}");
+        assert!(!debug.contains("13812341234"), "{debug}");
+        assert!(!debug.contains("三丰"), "{debug}");
+        assert!(!debug.contains("3单元"), "{debug}");
+    }
+
+    #[test]
+    fn an_address_is_optional_on_the_wire() {
+        let old: ReporterContact =
+            serde_json::from_str(r#"{"name":"张女士","phone":"13800001234"}"#).expect("JSON");
+        assert_eq!(old.address, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("serializes"),
+            r#"{"name":"张女士","phone":"13800001234"}"#
+        );
+        assert!(ReporterContact::default().is_empty());
+        assert!(!old.is_empty());
     }
 
     #[test]

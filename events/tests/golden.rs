@@ -33,12 +33,17 @@ fn samples() -> Vec<TicketEvent> {
         .single()
         .expect("valid");
     vec![
+        // As the ticket executor records it: the contact sealed, none of it in plain text.
+        // The seal is a sample of its shape, not a real ciphertext.
         TicketEvent::Received(Received {
             channel: Channel::Hotline,
-            reporter: ReporterContact {
-                name: Some("张女士".into()),
-                phone: Some("13800001234".into()),
-            },
+            reporter: ReporterContact::default(),
+            sealed_reporter: Some(SealedContact {
+                nonce: "3q2+78r+ur7erb7v".into(),
+                ciphertext:
+                    "x5Jd0nq8XvY1cGzF2mH0b7Q9sWkR4tLe+u3aPi6oNyVhCj8KdTgMf1ZrEwBs5Qx2Ln7AyUe="
+                        .into(),
+            }),
             location: Location {
                 district: id("haigang"),
                 street: id("wenhualu"),
@@ -157,6 +162,9 @@ fn samples() -> Vec<TicketEvent> {
         TicketEvent::SlaResumed(SlaResumed {
             reason: text("居民已回家"),
         }),
+        TicketEvent::PersonalDataErased(PersonalDataErased {
+            reason: text("居民申请删除个人信息"),
+        }),
     ]
 }
 
@@ -261,4 +269,37 @@ fn unknown_and_malformed_payloads_are_errors_not_panics() {
         TicketEvent::decode("Resolved", "1.0.0", &payload),
         Err(DecodeError::Malformed { .. })
     ));
+}
+
+/// A minor version only adds fields with defaults, so a payload written at an earlier minor
+/// of the same major decodes as it is. A later version, even a minor one, is refused: its
+/// new fields would be dropped without a word (a sealed contact would read as none).
+#[test]
+fn earlier_minor_versions_decode_and_later_ones_are_unknown() {
+    let stored = std::fs::read_to_string(fixtures_dir().join("Received.v1.0.0.json"))
+        .expect("the 1.0.0 fixture is kept");
+    let payload: serde_json::Value = serde_json::from_str(&stored).expect("JSON");
+    let Ok(TicketEvent::Received(received)) = TicketEvent::decode("Received", "1.0.0", &payload)
+    else {
+        panic!("Received 1.0.0 no longer decodes");
+    };
+    assert_eq!(received.reporter.phone.as_deref(), Some("13800001234"));
+    assert_eq!(received.reporter.address, None);
+    assert_eq!(received.sealed_reporter, None);
+
+    for later in ["1.2.0", "2.0.0", "1.1.1"] {
+        assert!(
+            matches!(
+                TicketEvent::decode("Received", later, &payload),
+                Err(DecodeError::Unknown { .. })
+            ),
+            "Received {later} must be unknown to this build"
+        );
+    }
+    for nonsense in ["1.0", "1.0.0.0", "v1.0.0", ""] {
+        assert!(!TicketEvent::is_known("Received", nonsense), "{nonsense:?}");
+    }
+    assert!(TicketEvent::is_known("Acknowledged", "1.0.0"));
+    assert!(!TicketEvent::is_known("Acknowledged", "1.1.0"));
+    assert!(!TicketEvent::is_known("PersonalDataErased", "0.9.0"));
 }

@@ -80,7 +80,7 @@ fn trigger() -> Value {
         },
         "urgency": "major",
         "description": " 雨水井堵塞，积水漫过人行道 ",
-        "reporter": { "name": "王师傅", "phone": " " },
+        "reporter": { "name": "王师傅", "phone": " ", "address": " 红旗里小区 3号楼 2单元 301 " },
         "occurred_at": "2026-07-21T07:42:00+08:00"
     })
 }
@@ -154,6 +154,7 @@ fn a_trigger_becomes_typed_values_and_a_received_event() {
     let reporter = ReporterContact {
         name: Some("王师傅".into()),
         phone: None,
+        address: Some("红旗里小区 3号楼 2单元 301".into()),
     };
     let description = Text::description("雨水井堵塞，积水漫过人行道").expect("valid");
     assert_eq!(
@@ -161,6 +162,7 @@ fn a_trigger_becomes_typed_values_and_a_received_event() {
         Some(Received {
             channel: Channel::ExternalSystem,
             reporter: reporter.clone(),
+            sealed_reporter: None,
             location: location.clone(),
             category: Category::Drains,
             urgency: Urgency::Major,
@@ -432,6 +434,13 @@ fn blank_or_overlong_texts_are_rejected() {
         &long_place,
         RejectionCode::BadText,
         &["location.place has 201 characters"],
+    );
+    let mut long_address = trigger();
+    long_address["reporter"]["address"] = json!("楼".repeat(MAX_REPORTER_ADDRESS_LEN + 1));
+    rejected(
+        &long_address,
+        RejectionCode::BadText,
+        &["reporter.address has 201 characters"],
     );
 }
 

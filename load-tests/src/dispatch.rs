@@ -187,6 +187,7 @@ async fn prepare(tickets: &Arc<Tickets>, count: usize) -> anyhow::Result<Vec<Tic
                         C::Receive(Received {
                             channel: Channel::Hotline,
                             reporter: ReporterContact::default(),
+                            sealed_reporter: None,
                             location: Location {
                                 district: "haigang".parse()?,
                                 street: "wenhualu".parse()?,

@@ -190,7 +190,9 @@ fn lifecycle() -> anyhow::Result<Vec<C>> {
             reporter: ReporterContact {
                 name: Some("张女士".into()),
                 phone: Some("13800001234".into()),
+                address: None,
             },
+            sealed_reporter: None,
             location: Location {
                 district: "haigang".parse()?,
                 street: "wenhualu".parse()?,

@@ -248,7 +248,9 @@ impl Demo<'_> {
             reporter: ReporterContact {
                 name: Some("张女士".into()),
                 phone: Some("13800001234".into()),
+                address: None,
             },
+            sealed_reporter: None,
             location: Self::location(
                 "haigang",
                 "wenhualu",
@@ -392,7 +394,9 @@ impl Demo<'_> {
                 reporter: ReporterContact {
                     name: Some("李先生".into()),
                     phone: Some("13900005678".into()),
+                    address: None,
                 },
+                sealed_reporter: None,
                 location: Self::location(
                     "haigang",
                     "wenhualu",
@@ -443,6 +447,7 @@ impl Demo<'_> {
             C::Receive(Received {
                 channel: Channel::GridWorker,
                 reporter: ReporterContact::default(),
+                sealed_reporter: None,
                 location: Self::location(
                     "shizhong",
                     "tongjiang",
@@ -526,7 +531,9 @@ impl Demo<'_> {
                 reporter: ReporterContact {
                     name: Some("王阿姨".into()),
                     phone: Some("13700002468".into()),
+                    address: None,
                 },
+                sealed_reporter: None,
                 location: Self::location(
                     "yuyao",
                     "yangming",
@@ -747,6 +754,7 @@ impl Demo<'_> {
             C::Receive(Received {
                 channel: Channel::GridWorker,
                 reporter: ReporterContact::default(),
+                sealed_reporter: None,
                 location: Self::location(
                     "shizhong",
                     "haitang",
@@ -889,6 +897,7 @@ impl Demo<'_> {
             Ok::<_, anyhow::Error>(C::Receive(Received {
                 channel,
                 reporter: ReporterContact::default(),
+                sealed_reporter: None,
                 location,
                 category,
                 urgency,

@@ -334,6 +334,7 @@ async fn receive(
     let received = whistle_events::ticket::Received {
         channel: whistle_events::Channel::Hotline,
         reporter: whistle_events::ReporterContact::default(),
+        sealed_reporter: None,
         location: whistle_events::Location {
             district: id(district),
             street: id(street),

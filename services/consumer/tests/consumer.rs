@@ -97,6 +97,7 @@ async fn tickets(store: &EventStore, n: usize) -> Result<Vec<TicketId>> {
                 C::Receive(Received {
                     channel: Channel::Hotline,
                     reporter: ReporterContact::default(),
+                    sealed_reporter: None,
                     location: Location {
                         district: "haigang".parse()?,
                         street: "wenhualu".parse()?,

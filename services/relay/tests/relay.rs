@@ -78,6 +78,7 @@ impl World {
                     C::Receive(Received {
                         channel: Channel::Hotline,
                         reporter: ReporterContact::default(),
+                        sealed_reporter: None,
                         location: Location {
                             district: "haigang".parse()?,
                             street: street.parse()?,

@@ -266,7 +266,9 @@ impl TicketFacts {
             | TicketEvent::ExtensionRequested(_)
             | TicketEvent::ExtensionDenied(_)
             | TicketEvent::MergedFrom(_)
-            | TicketEvent::SourceUpdated(_) => {}
+            | TicketEvent::SourceUpdated(_)
+            // Erasing personal data stops no clock and starts none.
+            | TicketEvent::PersonalDataErased(_) => {}
         }
     }
 

@@ -31,6 +31,7 @@ fn received(category: Category, urgency: Urgency, at_: DateTime<Utc>) -> TicketF
     let received = Received {
         channel: Channel::Hotline,
         reporter: ReporterContact::default(),
+        sealed_reporter: None,
         location: Location {
             district: "haigang".parse().expect("id"),
             street: "wenhualu".parse().expect("id"),

@@ -112,6 +112,7 @@ impl Engine {
                 C::Receive(Received {
                     channel: Channel::Hotline,
                     reporter: ReporterContact::default(),
+                    sealed_reporter: None,
                     location: Location {
                         district: "haigang".parse()?,
                         street: "wenhualu".parse()?,

@@ -87,6 +87,7 @@ impl Life {
             received: Received {
                 channel: Channel::Hotline,
                 reporter: ReporterContact::default(),
+                sealed_reporter: None,
                 location: Location {
                     district: id(district),
                     street: id(street),

@@ -14,15 +14,19 @@
 //!   metadata (actor, correlation and causation ids, trace context).
 //! - **cqrs-es**: [`EventStore`] implements `PersistedEventRepository` (events only: it
 //!   refuses snapshots, which in cqrs-es 0.5.0 apply every event twice).
+//! - **Ticket keys** ([`EventStore::put_ticket_key`], [`TicketKey`]): each ticket's wrapped
+//!   data key, which seals its personal data in the log; erasing it is how that data leaves.
 //!
-//! Tables: `events` (migrations under `schemas/migrations/`). Backends: PostgreSQL when the
-//! database URL says `postgres://`, else a SQLite file (the embedded default).
+//! Tables: `events`, `ticket_keys` (migrations under `schemas/migrations/`). Backends:
+//! PostgreSQL when the database URL says `postgres://`, else a SQLite file (the embedded
+//! default).
 
 mod appender;
 mod cache;
 mod codec;
 mod due;
 mod error;
+mod keys;
 mod lease;
 mod postgres;
 mod projection;
@@ -49,6 +53,7 @@ pub use cache::{CacheHandle, CachedEventStore};
 pub use codec::{CodecError, EventCodec};
 pub use due::DueRows;
 pub use error::StoreError;
+pub use keys::TicketKey;
 pub use lease::Lease;
 pub use projection::{Committed, Effect, ParkedMessage, ProjectionRow, RowChange};
 pub use raw::{RawRecordedEvent, RawSubscription};

@@ -74,6 +74,11 @@ impl PgBackend {
         &self.describe
     }
 
+    /// The pool, for the tables kept in modules of their own (`keys.rs`).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     fn err(&self, operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
         move |e| StoreError::from_sqlx(&self.describe, operation, e)
     }

@@ -73,6 +73,11 @@ impl SqliteBackend {
         &self.describe
     }
 
+    /// The pool, for the tables kept in modules of their own (`keys.rs`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     fn err(&self, operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
         move |e| StoreError::from_sqlx(&self.describe, operation, e)
     }
@@ -357,7 +362,7 @@ impl SqliteBackend {
     }
 }
 
-fn format_instant(instant: DateTime<Utc>) -> String {
+pub(crate) fn format_instant(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use whistle_clock::ManualClock;
-use whistle_events::{ActorId, CorrelationId, EventId, EventMetadata};
+use whistle_clock::{Clock, ManualClock};
+use whistle_events::{ActorId, CorrelationId, EventId, EventMetadata, TicketId};
 use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
 use whistle_store::{
     CodecError, Committed, Effect, EventCodec, EventStore, NewEvent, Position, RowChange,
-    StoreConfig, StoreError,
+    StoreConfig, StoreError, TicketKey,
 };
 
 type Result<T = ()> = anyhow::Result<T>;
@@ -774,6 +774,69 @@ async fn racing_commits_of_one_consumer_apply_once(
     Ok(())
 }
 
+/// A ticket's key is stored once (the first writer's stays), read back as stored, and
+/// erased for good: erasing is idempotent, keeps the first time, and no key is stored
+/// again afterwards, not even for a ticket that never had one.
+async fn ticket_keys_are_kept_once_and_erased_for_good(
+    store: EventStore,
+    clock: ManualClock,
+) -> Result {
+    let t = TicketId::new_random();
+    assert_eq!(store.ticket_key(t).await?, TicketKey::Missing);
+    let first = vec![1u8; 60];
+    assert_eq!(
+        store.put_ticket_key(t, &first).await?,
+        TicketKey::Present(first.clone())
+    );
+    // A racing second writer gets the first key back.
+    assert_eq!(
+        store.put_ticket_key(t, &[2u8; 60]).await?,
+        TicketKey::Present(first.clone())
+    );
+    assert_eq!(
+        store.ticket_key(t).await?,
+        TicketKey::Present(first.clone())
+    );
+    // Many writers at once agree on one key.
+    let other = TicketId::new_random();
+    let racers = (0..8u8).map(|n| {
+        let store = store.clone();
+        async move { store.put_ticket_key(other, &[n; 60]).await }
+    });
+    let answers = futures::future::try_join_all(racers).await?;
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    assert_eq!(store.ticket_key(other).await?, answers[0]);
+
+    let at = clock.now();
+    store.erase_ticket_key(t, at).await?;
+    assert_eq!(store.ticket_key(t).await?, TicketKey::Erased { at });
+    clock.advance(chrono::Duration::minutes(5));
+    store.erase_ticket_key(t, clock.now()).await?;
+    assert_eq!(
+        store.ticket_key(t).await?,
+        TicketKey::Erased { at },
+        "the first erasure's time stands"
+    );
+    assert_eq!(
+        store.put_ticket_key(t, &first).await?,
+        TicketKey::Erased { at },
+        "an erased key is never stored again"
+    );
+    // A ticket erased before it had a key never gets one.
+    let never = TicketId::new_random();
+    store.erase_ticket_key(never, at).await?;
+    assert_eq!(
+        store.put_ticket_key(never, &first).await?,
+        TicketKey::Erased { at }
+    );
+    // The key's bytes are not printed.
+    assert_eq!(
+        format!("{:?}", TicketKey::Present(first)),
+        "Present(60 bytes)"
+    );
+    Ok(())
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:ident: $($case:ident),* $(,)?) => {
         mod $backend {
@@ -804,6 +867,7 @@ conformance!(sqlite, open_sqlite:
     a_subscription_catches_up_then_follows_live,
     unknown_and_malformed_events_are_named_errors,
     concurrent_writers_small,
+    ticket_keys_are_kept_once_and_erased_for_good,
 );
 
 conformance!(postgres, open_postgres:
@@ -820,6 +884,7 @@ conformance!(postgres, open_postgres:
     a_subscription_catches_up_then_follows_live,
     unknown_and_malformed_events_are_named_errors,
     concurrent_writers_small,
+    ticket_keys_are_kept_once_and_erased_for_good,
 );
 
 /// The proof the issue asks for: 8 concurrent writers, 20,000 events, on PostgreSQL.

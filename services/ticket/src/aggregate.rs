@@ -11,7 +11,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use whistle_clock::Clock;
 use whistle_events::ticket::*;
-use whistle_events::{DepartmentId, LiaisonId, TicketEvent, TicketId};
+use whistle_events::{DepartmentId, LiaisonId, ReporterContact, TicketEvent, TicketId};
 
 use crate::command::TicketCommand;
 use crate::error::TicketError;
@@ -162,6 +162,9 @@ pub struct Ticket {
     /// The completion clocks are paused.
     #[serde(default)]
     paused: bool,
+    /// The resident's personal data was erased.
+    #[serde(default)]
+    personal_data_erased: bool,
 }
 
 impl Ticket {
@@ -193,6 +196,11 @@ impl Ticket {
     /// Whether the completion clocks are paused.
     pub fn paused(&self) -> bool {
         self.paused
+    }
+
+    /// Whether the resident's personal data on this ticket was erased.
+    pub fn personal_data_erased(&self) -> bool {
+        self.personal_data_erased
     }
 
     /// Duplicates merged into this ticket.
@@ -249,7 +257,9 @@ impl Ticket {
         now: DateTime<Utc>,
     ) -> Result<Vec<TicketEvent>, TicketError> {
         use TicketCommand as C;
-        if !matches!(command, C::Receive(_)) {
+        // A read-only ticket still recognises a complaint sent again, and still has its
+        // personal data erased (retention runs out after a ticket closes).
+        if !matches!(command, C::Receive(_) | C::ErasePersonalData { .. }) {
             self.ensure_open()?;
         }
         let event = match command {
@@ -257,7 +267,10 @@ impl Ticket {
                 return match &self.received {
                     None => Ok(vec![TicketEvent::Received(received)]),
                     // The same external incident delivered again, or the same complaint
-                    // submitted again (a client retry): nothing to do.
+                    // submitted again (a client retry): nothing to do. A sealed contact
+                    // compares as sealed: the executor hands a complaint sent again with
+                    // the same contact in its recorded form (the same seal), since two
+                    // seals of one contact differ.
                     Some(existing)
                         if *existing == received
                             || (existing.source.is_some()
@@ -625,6 +638,15 @@ impl Ticket {
                 }
                 TicketEvent::SlaResumed(SlaResumed { reason })
             }
+            C::ErasePersonalData { reason } => {
+                if self.stage == Stage::New {
+                    return Err(TicketError::NotReceived);
+                }
+                if self.personal_data_erased {
+                    return Ok(vec![]);
+                }
+                TicketEvent::PersonalDataErased(PersonalDataErased { reason })
+            }
             C::RecordSourceUpdate {
                 note,
                 cleared,
@@ -749,6 +771,14 @@ impl Ticket {
             }
             TicketEvent::SlaPaused(_) => self.paused = true,
             TicketEvent::SlaResumed(_) => self.paused = false,
+            TicketEvent::PersonalDataErased(_) => {
+                self.personal_data_erased = true;
+                // A contact recorded before sealing existed is in the event in plain text;
+                // the state at least stops carrying it.
+                if let Some(received) = &mut self.received {
+                    received.reporter = ReporterContact::default();
+                }
+            }
         }
     }
 }

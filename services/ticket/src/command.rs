@@ -8,10 +8,19 @@ use whistle_events::{DepartmentId, LiaisonId, Score, Text, TicketId};
 
 /// Everything that can be asked of a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Receive` carries the whole complaint, once per ticket; boxing it would change every caller to save a copy of a few hundred bytes"
+)]
 pub enum TicketCommand {
     /// Intake: a resident's complaint arrives (from a person or another system), with
     /// everything the `Received` event records. Receiving the same complaint, or the same
     /// external incident, again is accepted and changes nothing.
+    ///
+    /// Give the contact in plain `reporter` and leave `sealed_reporter` empty: the
+    /// [`Tickets`](crate::Tickets) executor seals the contact with the ticket's key before
+    /// the aggregate sees it, and hands a complaint sent again with the same contact in the
+    /// form it was recorded in, so the aggregate recognises it.
     Receive(Received),
     /// Community: accept the complaint and answer the resident.
     Acknowledge {
@@ -183,6 +192,16 @@ pub enum TicketCommand {
     /// Street or department: the wait is over; the completion clocks run again.
     ResumeClocks {
         /// What ended the wait.
+        reason: Text,
+    },
+    /// Data protection: erase the resident's personal data on the ticket (the reporter's
+    /// contact). The ticket's key is destroyed, so the sealed contact can never be read
+    /// again; every event stays readable. Taken by closed and merged tickets too (that is
+    /// when retention runs out); erasing again records nothing, but the
+    /// [`Tickets`](crate::Tickets) executor destroys the key again, so a retry finishes an
+    /// erasure whose key could not be destroyed the first time.
+    ErasePersonalData {
+        /// Why (the resident asked, the retention period ran out…).
         reason: Text,
     },
     /// Intake: the system the ticket came from updated its incident, or cleared it. The

@@ -1,5 +1,10 @@
 //! Runs ticket commands: load the ticket from its stream, let the aggregate decide,
 //! append the events, and retry on a concurrency conflict a bounded number of times.
+//!
+//! Around the aggregate it keeps the resident's personal data sealed (see `privacy.rs`):
+//! a `Receive` with a contact is sealed with the ticket's key before the aggregate sees
+//! it, the key is stored before the event (an orphan key is harmless, an event no key
+//! opens is not), and `ErasePersonalData` destroys the key once the erasure is recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,13 +12,15 @@ use std::time::Duration;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework, EventStore as _};
 use whistle_clock::Clock;
-use whistle_events::{EventMetadata, TicketEvent, TicketId};
-use whistle_store::{CacheHandle, CachedEventStore, EventStore, StoreError};
+use whistle_events::ticket::Received;
+use whistle_events::{EventMetadata, ReporterContact, TicketEvent, TicketId};
+use whistle_store::{CacheHandle, CachedEventStore, EventStore, StoreError, TicketKey};
 
 use crate::aggregate::{Ticket, TicketServices};
 use crate::codec::TicketCodec;
 use crate::command::TicketCommand;
 use crate::error::TicketError;
+use crate::privacy::{Reporter, SealError, TicketCipher, Vault};
 use crate::timeline::TimelineEntry;
 
 /// How many times a command is tried when other commands keep changing the ticket first.
@@ -72,6 +79,33 @@ impl CommandError {
     }
 }
 
+impl From<SealError> for CommandError {
+    fn from(error: SealError) -> Self {
+        match error {
+            SealError::Unsealable { .. } => Self::Store(error.to_string()),
+            SealError::WrongMasterKey { .. } | SealError::Unopenable { .. } => {
+                Self::Unreadable(error.to_string())
+            }
+        }
+    }
+}
+
+/// A store error outside an append: unreachable (nothing happened), or anything else.
+fn store_error(error: StoreError) -> CommandError {
+    match error {
+        StoreError::Unavailable { .. } => CommandError::Unavailable(error.to_string()),
+        other => CommandError::Store(other.to_string()),
+    }
+}
+
+/// The key a `Receive` seals its contact with.
+enum ContactKey {
+    /// The ticket's key, unwrapped.
+    Open(TicketCipher),
+    /// The ticket's personal data was erased: nothing is sealed for it again.
+    Erased,
+}
+
 /// The one way to change a ticket.
 pub struct Tickets {
     cqrs: CqrsFramework<Ticket, CachedEventStore<Ticket>>,
@@ -79,6 +113,8 @@ pub struct Tickets {
     events: PersistedEventStore<EventStore, Ticket>,
     store: EventStore,
     attempts: u32,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Tickets {
@@ -86,6 +122,7 @@ impl std::fmt::Debug for Tickets {
         f.debug_struct("Tickets")
             .field("store", &self.store.describe())
             .field("attempts", &self.attempts)
+            .field("vault", &self.vault)
             .finish()
     }
 }
@@ -93,6 +130,10 @@ impl std::fmt::Debug for Tickets {
 impl Tickets {
     /// Ticket commands on `store`, timed by `clock`. Registers the ticket codec on the
     /// store, so every read of a ticket stream is checked.
+    ///
+    /// Contacts are sealed under an [ephemeral](Vault::ephemeral) master key until
+    /// [`Tickets::with_vault`] gives the configured one: fine for tests and demos, but a
+    /// service that must read contacts back after a restart has to call it.
     pub fn new(store: EventStore, clock: Arc<dyn Clock>) -> Self {
         Self::with_cache(store, clock, DEFAULT_CACHED_TICKETS)
     }
@@ -108,14 +149,29 @@ impl Tickets {
         // the cache in front is safe because every append checks the stream's version.
         let events = CachedEventStore::new(store.clone(), cached);
         let cache = events.handle();
-        let cqrs = CqrsFramework::new(events, vec![], TicketServices { clock });
+        let cqrs = CqrsFramework::new(
+            events,
+            vec![],
+            TicketServices {
+                clock: clock.clone(),
+            },
+        );
         Self {
             cqrs,
             cache,
             events: PersistedEventStore::new_event_store(store.clone()),
             store,
             attempts: DEFAULT_ATTEMPTS,
+            vault: Arc::new(Vault::ephemeral()),
+            clock,
         }
+    }
+
+    /// Seals and opens contacts with `vault`'s master key (the one from configuration:
+    /// every process of one store must use the same).
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> Self {
+        self.vault = vault;
+        self
     }
 
     /// Tries a conflicting command at most `attempts` times (at least once).
@@ -142,23 +198,47 @@ impl Tickets {
         {
             return Err(TicketError::SelfMerge.into());
         }
+        // The key first: an orphan key (the append then fails) is harmless, an event whose
+        // key was never stored is not.
+        let contact_key = match &command {
+            TicketCommand::Receive(received) if !received.reporter.is_empty() => {
+                Some(self.contact_key(ticket).await?)
+            }
+            _ => None,
+        };
         let id = ticket.to_string();
         let map = metadata.to_map();
         let mut attempt = 0;
         let mut decided_from_log = false;
         while attempt < self.attempts {
             attempt += 1;
+            // Sealed again on every attempt: whether the complaint is already recorded
+            // (and so must be handed over as recorded) may have changed.
+            let decide = match (&command, &contact_key) {
+                (TicketCommand::Receive(received), Some(key)) => {
+                    TicketCommand::Receive(self.seal(ticket, received, key).await?)
+                }
+                _ => command.clone(),
+            };
             match self
                 .cqrs
-                .execute_with_metadata(&id, command.clone(), map.clone())
+                .execute_with_metadata(&id, decide, map.clone())
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if matches!(command, TicketCommand::ErasePersonalData { .. }) {
+                        self.erase_key(ticket).await?;
+                    }
+                    return Ok(());
+                }
                 // A rejection appends nothing, so no version check vouches for the state it
                 // was decided on: if that state came from the cache, decide once more from
-                // the log (this does not use up an attempt).
+                // the log (this does not use up an attempt). A sealed `Receive` is decided
+                // once more in any case: it was sealed on a state read before the aggregate
+                // read its own, and a complaint recorded in between must be handed over as
+                // recorded to be recognised.
                 Err(AggregateError::UserError(_))
-                    if !decided_from_log && self.cache.forget(&id) =>
+                    if !decided_from_log && (self.cache.forget(&id) || contact_key.is_some()) =>
                 {
                     tracing::debug!("rejected on a cached state, deciding again from the log");
                     decided_from_log = true;
@@ -182,6 +262,122 @@ impl Tickets {
             ticket,
             attempts: self.attempts,
         })
+    }
+
+    /// The ticket's key for sealing a contact: stored now unless the ticket has one (then
+    /// that one, so racing commands agree), and unwrapped.
+    async fn contact_key(&self, ticket: TicketId) -> Result<ContactKey, CommandError> {
+        let wrapped = self
+            .vault
+            .new_ticket_key(ticket)
+            .map_err(|e| CommandError::Store(e.to_string()))?;
+        match self
+            .store
+            .put_ticket_key(ticket, &wrapped)
+            .await
+            .map_err(store_error)?
+        {
+            TicketKey::Present(stored) => Ok(ContactKey::Open(
+                self.vault.open_ticket_key(ticket, &stored)?,
+            )),
+            TicketKey::Erased { .. } => Ok(ContactKey::Erased),
+            TicketKey::Missing => Err(CommandError::Store(format!(
+                "the store kept no key for ticket {ticket}; nothing was written, retry"
+            ))),
+        }
+    }
+
+    /// `received` as the aggregate is to see it: its contact sealed under a fresh nonce;
+    /// or, when the ticket already holds a complaint with this same contact (or one whose
+    /// contact was erased and can no longer be compared), with the contact exactly as it
+    /// was recorded, so the aggregate compares the rest and recognises a complaint sent
+    /// again. The plain contact never reaches the aggregate.
+    async fn seal(
+        &self,
+        ticket: TicketId,
+        received: &Received,
+        key: &ContactKey,
+    ) -> Result<Received, CommandError> {
+        let state = self.load_after(ticket, 0).await?;
+        if let Some(existing) = state.received() {
+            let same_contact = match (key, &existing.sealed_reporter) {
+                (ContactKey::Erased, _) => true,
+                (ContactKey::Open(cipher), Some(sealed)) => {
+                    cipher.open(ticket, sealed)? == received.reporter
+                }
+                (ContactKey::Open(_), None) => existing.reporter == received.reporter,
+            };
+            if same_contact {
+                return Ok(Received {
+                    reporter: existing.reporter.clone(),
+                    sealed_reporter: existing.sealed_reporter.clone(),
+                    ..received.clone()
+                });
+            }
+        }
+        match key {
+            ContactKey::Open(cipher) => Ok(Received {
+                reporter: ReporterContact::default(),
+                sealed_reporter: Some(cipher.seal(ticket, &received.reporter)?),
+                ..received.clone()
+            }),
+            ContactKey::Erased => Err(CommandError::Store(format!(
+                "the personal data of ticket {ticket} was erased, yet the ticket holds no complaint; nothing was written: submit the complaint under a new ticket id"
+            ))),
+        }
+    }
+
+    /// Destroys the ticket's key, after its erasure is recorded. Idempotent.
+    async fn erase_key(&self, ticket: TicketId) -> Result<(), CommandError> {
+        self.store
+            .erase_ticket_key(ticket, self.clock.now())
+            .await
+            .map_err(|e| {
+                CommandError::Store(format!(
+                    "the erasure of ticket {ticket}'s personal data is recorded, but its key could not be destroyed yet ({e}); run ErasePersonalData again: it destroys the key without recording the erasure twice"
+                ))
+            })
+    }
+
+    /// The resident's contact on `ticket`, opened with the ticket's key: show it only to
+    /// roles that call the resident back. A ticket recorded before contacts were sealed
+    /// gives its plain contact; an erased one [`Reporter::Erased`], whatever it held.
+    pub async fn reporter(&self, ticket: TicketId) -> Result<Reporter, CommandError> {
+        let timeline = self.timeline(ticket).await?;
+        let mut received = None;
+        let mut erased_at = None;
+        for entry in &timeline {
+            match &entry.event {
+                TicketEvent::Received(r) => {
+                    received.get_or_insert(r);
+                }
+                TicketEvent::PersonalDataErased(_) => {
+                    erased_at.get_or_insert(entry.recorded_at);
+                }
+                _ => {}
+            }
+        }
+        let received = received.ok_or(TicketError::NotReceived)?;
+        if let Some(at) = erased_at {
+            return Ok(Reporter::Erased { at });
+        }
+        let Some(sealed) = &received.sealed_reporter else {
+            return Ok(if received.reporter.is_empty() {
+                Reporter::None
+            } else {
+                Reporter::Contact(received.reporter.clone())
+            });
+        };
+        match self.store.ticket_key(ticket).await.map_err(store_error)? {
+            TicketKey::Present(wrapped) => {
+                let cipher = self.vault.open_ticket_key(ticket, &wrapped)?;
+                Ok(Reporter::Contact(cipher.open(ticket, sealed)?))
+            }
+            TicketKey::Erased { at } => Ok(Reporter::Erased { at }),
+            TicketKey::Missing => Err(CommandError::Unreadable(format!(
+                "the reporter contact of ticket {ticket} is sealed, but the store holds no key for it: restore the table `ticket_keys` from a backup"
+            ))),
+        }
     }
 
     /// The ticket's current state (a read: nothing is written).
@@ -280,5 +476,6 @@ fn command_name(command: &TicketCommand) -> &'static str {
         TicketCommand::RecordWarning { .. } => "RecordWarning",
         TicketCommand::PauseClocks { .. } => "PauseClocks",
         TicketCommand::ResumeClocks { .. } => "ResumeClocks",
+        TicketCommand::ErasePersonalData { .. } => "ErasePersonalData",
     }
 }

@@ -151,6 +151,9 @@ impl TimelineEntry {
             ),
             TicketEvent::SlaPaused(e) => format!("暂停计时 clocks paused: {}", e.reason),
             TicketEvent::SlaResumed(e) => format!("恢复计时 clocks resumed: {}", e.reason),
+            TicketEvent::PersonalDataErased(e) => {
+                format!("删除个人信息 personal data erased: {}", e.reason)
+            }
             TicketEvent::SlaBreached(e) => format!(
                 "超时 {} deadline {} missed{} (policy {})",
                 clock_name(e.clock),

@@ -5,10 +5,11 @@
 //! `SelfMerge`, which the executor checks), and `WrongStage` for each command that can
 //! return it (acknowledge, handle locally, call up, blow the whistle, resolve, reopen,
 //! close). It also pins the idempotent commands (a redelivered external incident, a
-//! duplicate absorbed twice, a breach recorded twice), the read-only tickets (closed,
-//! merged, not yet received: one command of every kind is refused) and how a ticket moves
-//! between the community, the street and the departments (urgent whistles, declines that
-//! send the ticket back to the street, reopening into round 2 and 3).
+//! duplicate absorbed twice, a breach recorded twice, personal data erased twice), the
+//! read-only tickets (closed, merged, not yet received: one command of every kind is
+//! refused, but a closed or merged ticket still has its personal data erased) and how a
+//! ticket moves between the community, the street and the departments (urgent whistles,
+//! declines that send the ticket back to the street, reopening into round 2 and 3).
 //!
 //! Histories are built with [`History`] (`whistled(&["zhujian", "huanwei"], "zhujian")
 //! .reported_in("zhujian")…`), commands with the `cmd` helpers and expected events with the
@@ -27,7 +28,7 @@ use whistle_clock::ManualClock;
 use whistle_events::ticket::{CloseReason, SlaClock, SupervisionLevel};
 use whistle_events::{
     Category, Channel, DepartmentId, ExternalId, ExternalSource, LiaisonId, Location,
-    ReporterContact, Score, SourceSystem, Text, TicketEvent, TicketId, Urgency,
+    ReporterContact, Score, SealedContact, SourceSystem, Text, TicketEvent, TicketId, Urgency,
 };
 use whistle_ticket::{Event, Ticket, TicketCommand, TicketError, TicketServices};
 
@@ -120,6 +121,7 @@ const MERGE_REASON: &str = "同一处积水的重复来电";
 const SUPERVISION_REASON: &str = "超时未报到";
 const PAUSE_REASON: &str = "等待居民开门入户";
 const RESUME_REASON: &str = "居民已回家";
+const ERASE_REASON: &str = "居民申请删除个人信息";
 const POLICY: &str = "2026.1";
 
 // ---------------------------------------------------------------------------------------
@@ -143,7 +145,9 @@ mod cmd {
             reporter: ReporterContact {
                 name: Some("张女士".into()),
                 phone: Some("13800001234".into()),
+                address: None,
             },
+            sealed_reporter: None,
             location: location(),
             category: Category::Drains,
             urgency,
@@ -313,6 +317,28 @@ mod cmd {
         }
     }
 
+    pub fn erase_personal_data() -> TicketCommand {
+        TicketCommand::ErasePersonalData {
+            reason: text(ERASE_REASON),
+        }
+    }
+
+    /// A hotline complaint whose contact the executor sealed as `seal` (the aggregate never
+    /// opens a seal: it compares it).
+    pub fn receive_sealed(seal: &str) -> TicketCommand {
+        let TicketCommand::Receive(received) = receive(Urgency::Minor, None) else {
+            unreachable!("cmd::receive builds a Receive command")
+        };
+        TicketCommand::Receive(whistle_events::ticket::Received {
+            reporter: ReporterContact::default(),
+            sealed_reporter: Some(SealedContact {
+                nonce: format!("nonce-{seal}"),
+                ciphertext: format!("ciphertext-{seal}"),
+            }),
+            ..received
+        })
+    }
+
     pub fn source_update(cleared: bool, message: u128) -> TicketCommand {
         TicketCommand::RecordSourceUpdate {
             note: Some(Text::note("水位回落").expect("valid")),
@@ -352,15 +378,18 @@ fn kind(command: &TicketCommand) -> &'static str {
         C::RecordWarning { .. } => "RecordWarning",
         C::PauseClocks { .. } => "PauseClocks",
         C::ResumeClocks { .. } => "ResumeClocks",
+        C::ErasePersonalData { .. } => "ErasePersonalData",
     }
 }
 
 /// How many kinds of command there are (the arms of [`kind`]).
-const COMMAND_KINDS: usize = 24;
+const COMMAND_KINDS: usize = 25;
 
-/// One command of every kind but `Receive` (which is checked on its own: it is how a ticket
-/// starts, and redelivery of an external incident must stay harmless forever).
-fn one_command_of_every_kind_but_receive() -> Vec<TicketCommand> {
+/// One command of every kind but the two a read-only ticket still takes, which are checked
+/// on their own: `Receive` (how a ticket starts; redelivery of an external incident must
+/// stay harmless forever) and `ErasePersonalData` (a resident's data is erased whatever
+/// became of the ticket).
+fn one_handling_command_of_every_kind() -> Vec<TicketCommand> {
     vec![
         cmd::acknowledge(),
         cmd::handle_locally(),
@@ -389,8 +418,11 @@ fn one_command_of_every_kind_but_receive() -> Vec<TicketCommand> {
 }
 
 fn one_command_of_every_kind() -> Vec<TicketCommand> {
-    let mut commands = vec![cmd::receive(Urgency::Minor, None)];
-    commands.extend(one_command_of_every_kind_but_receive());
+    let mut commands = vec![
+        cmd::receive(Urgency::Minor, None),
+        cmd::erase_personal_data(),
+    ];
+    commands.extend(one_handling_command_of_every_kind());
     commands
 }
 
@@ -571,6 +603,12 @@ mod ev {
         }))
     }
 
+    pub fn personal_data_erased() -> Event {
+        Event(TicketEvent::PersonalDataErased(e::PersonalDataErased {
+            reason: text(ERASE_REASON),
+        }))
+    }
+
     pub fn source_updated(cleared: bool, message: u128) -> Event {
         Event(TicketEvent::SourceUpdated(e::SourceUpdated {
             note: Some(Text::note("水位回落").expect("valid")),
@@ -704,6 +742,10 @@ impl History {
         self.and(ev::merged_into(into))
     }
 
+    fn personal_data_erased(self) -> Self {
+        self.and(ev::personal_data_erased())
+    }
+
     /// The history, handed to the test framework with the clock at `now()`.
     fn given(self) -> AggregateTestExecutor<Ticket> {
         framework().given(self.0)
@@ -735,9 +777,12 @@ fn the_command_lists_hold_one_command_of_every_kind() {
     assert_eq!(kinds.len(), commands.len(), "a kind is listed twice");
     assert_eq!(kinds.len(), COMMAND_KINDS, "a kind is missing");
     assert!(
-        !one_command_of_every_kind_but_receive()
+        !one_handling_command_of_every_kind()
             .iter()
-            .any(|c| matches!(c, TicketCommand::Receive(_)))
+            .any(|c| matches!(
+                c,
+                TicketCommand::Receive(_) | TicketCommand::ErasePersonalData { .. }
+            ))
     );
 }
 
@@ -758,11 +803,9 @@ fn receive_records_the_complaint() {
 
 #[test]
 fn every_command_before_receive_is_refused_as_not_received() {
-    each_is_refused(
-        &History(vec![]),
-        one_command_of_every_kind_but_receive(),
-        &TicketError::NotReceived,
-    );
+    let mut commands = one_handling_command_of_every_kind();
+    commands.push(cmd::erase_personal_data());
+    each_is_refused(&History(vec![]), commands, &TicketError::NotReceived);
 }
 
 #[test]
@@ -1732,7 +1775,7 @@ fn only_a_resolved_ticket_closes() {
 fn a_closed_ticket_can_only_be_read() {
     each_is_refused(
         &closed(),
-        one_command_of_every_kind_but_receive(),
+        one_handling_command_of_every_kind(),
         &TicketError::Closed,
     );
 }
@@ -1779,7 +1822,7 @@ fn a_resolved_ticket_is_not_merged_away() {
 fn a_merged_ticket_can_only_be_read() {
     each_is_refused(
         &whistled(&["zhujian"], "zhujian").merged_into(ticket(2)),
-        one_command_of_every_kind_but_receive(),
+        one_handling_command_of_every_kind(),
         &TicketError::Merged { into: ticket(2) },
     );
 }
@@ -2045,4 +2088,70 @@ fn clocks_pause_and_resume_in_turn() {
         .given()
         .when(cmd::resume_clocks())
         .then_expect_error(TicketError::NotPaused);
+}
+
+// ---------------------------------------------------------------------------------------
+// Personal data
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn erasing_personal_data_records_the_erasure() {
+    received(Urgency::Minor)
+        .given()
+        .when(cmd::erase_personal_data())
+        .then_expect_events(vec![ev::personal_data_erased()]);
+}
+
+/// The executor destroys the key after every successful `ErasePersonalData`, so a retry
+/// after a failed key erasure must succeed without recording the erasure twice.
+#[test]
+fn erasing_again_records_nothing() {
+    received(Urgency::Minor)
+        .personal_data_erased()
+        .given()
+        .when(cmd::erase_personal_data())
+        .then_expect_events(vec![]);
+}
+
+/// Retention runs out after a ticket is closed: read-only tickets still take the erasure.
+#[test]
+fn a_closed_or_merged_ticket_still_has_its_personal_data_erased() {
+    for history in [closed(), received(Urgency::Minor).merged_into(ticket(2))] {
+        history
+            .given()
+            .when(cmd::erase_personal_data())
+            .then_expect_events(vec![ev::personal_data_erased()]);
+    }
+}
+
+#[test]
+fn an_erased_ticket_is_handled_as_before() {
+    received(Urgency::Minor)
+        .personal_data_erased()
+        .given()
+        .when(cmd::acknowledge())
+        .then_expect_events(vec![ev::acknowledged()]);
+    received(Urgency::Minor)
+        .personal_data_erased()
+        .given()
+        .when(cmd::receive_saying(Urgency::Minor, None, "路灯不亮"))
+        .then_expect_error(TicketError::AlreadyReceived);
+}
+
+/// Two seals of one contact differ (fresh nonces): the aggregate compares seals as they
+/// are, so the executor hands a complaint sent again in its recorded form.
+#[test]
+fn a_sealed_complaint_is_recognised_in_its_recorded_form() {
+    let TicketCommand::Receive(sealed) = cmd::receive_sealed("a") else {
+        unreachable!("cmd::receive_sealed builds a Receive command")
+    };
+    let history = || History(vec![Event(TicketEvent::Received(sealed.clone()))]);
+    history()
+        .given()
+        .when(cmd::receive_sealed("a"))
+        .then_expect_events(vec![]);
+    history()
+        .given()
+        .when(cmd::receive_sealed("b"))
+        .then_expect_error(TicketError::AlreadyReceived);
 }

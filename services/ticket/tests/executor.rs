@@ -65,7 +65,9 @@ fn receive() -> C {
         reporter: ReporterContact {
             name: Some("张女士".into()),
             phone: Some("13800001234".into()),
+            address: None,
         },
+        sealed_reporter: None,
         location: Location {
             district: "haigang".parse().expect("valid"),
             street: "wenhualu".parse().expect("valid"),
