@@ -146,6 +146,9 @@ async fn measure(
             nats_namespace: Some(namespace.clone()),
             sla_policy: None,
             calendar: None,
+            keys: Default::default(),
+            intake_burst: 10,
+            intake_per_minute: 6,
         },
         shutdown.clone(),
     )

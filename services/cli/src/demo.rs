@@ -73,7 +73,7 @@ pub struct Seeded {
 
 /// Records the demo tickets in `store`: whole lives from a week ago, and open tickets
 /// from the last few minutes.
-pub async fn seed(store: EventStore) -> anyhow::Result<Seeded> {
+pub async fn seed(store: EventStore, vault: Arc<whistle_ticket::Vault>) -> anyhow::Result<Seeded> {
     // A week back, so the longest story (four days) ends in the past.
     let day = (Utc::now().with_timezone(&beijing()) - Duration::days(7)).date_naive();
     let start = beijing()
@@ -84,7 +84,7 @@ pub async fn seed(store: EventStore) -> anyhow::Result<Seeded> {
     let clock = ManualClock::new(start);
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
     let store = store.with_clock(shared.clone());
-    let tickets = Tickets::new(store, shared);
+    let tickets = Tickets::new(store, shared).with_vault(vault);
     let demo = Demo {
         tickets: &tickets,
         clock: &clock,
@@ -117,7 +117,9 @@ pub async fn run(args: &StoreArgs) -> anyhow::Result<()> {
         .await
         .context("opening the event store")?;
     let described = store.describe().to_owned();
-    let seeded = seed(store.clone()).await?;
+    // The residents' contacts are sealed with the key `serve` uses, so it can show them.
+    let vault = crate::keys::KeyArgs::default().vault(args)?;
+    let seeded = seed(store.clone(), vault).await?;
     let tickets = Tickets::new(store, Arc::new(whistle_clock::SystemClock));
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -5,11 +5,14 @@
 //! optionally following it live), `relay` (publish the log to NATS JetStream), `parked`
 //! (events consumers gave up on),
 //! `migrate` (create or upgrade the event store), `calendar` (business-time arithmetic and
-//! calendar file checks), `sla` (boards, rankings, as-of and what-if), and `serve` (every service at once).
+//! calendar file checks), `sla` (boards, rankings, as-of and what-if), `token` and
+//! `api-key` (credentials for the API), and `serve` (every service at once).
 //! The store is PostgreSQL when `DATABASE_URL` says `postgres://`, else a SQLite file.
 
 pub mod calendar;
+pub mod credentials;
 pub mod demo;
+pub mod keys;
 pub mod serve;
 pub mod sla;
 pub mod telemetry;
@@ -100,6 +103,15 @@ pub enum Command {
     /// The supervisors' board (now or --as-of a past instant), the monthly ranking, and
     /// what-if recomputations under another policy or weights, as JSON.
     Sla(sla::SlaArgs),
+    /// Sign a bearer token for a person (operators, the demo): its role and scope decide
+    /// what the API lets them see and do.
+    Token(credentials::TokenArgs),
+    /// Create, list or revoke the API keys other systems publish incidents with.
+    ApiKey {
+        /// What to do.
+        #[command(subcommand)]
+        command: credentials::ApiKeyCommand,
+    },
     /// Publish the event log to NATS JetStream (stream TICKETS) until interrupted. Run as
     /// many as you like: one publishes, the others wait to take over.
     Relay {
@@ -186,6 +198,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             relay.run(shutdown).await
         }
         Command::Serve(args) => serve::run(&cli.store, &args).await,
+        Command::Token(args) => credentials::token(&cli.store, &args).await,
+        Command::ApiKey { command } => credentials::api_key(&cli.store, &command).await,
         Command::Calendar(args) => calendar::run(&args),
         Command::Sla(args) => sla::run(&cli.store, &args).await,
         Command::Parked => {

@@ -7,31 +7,21 @@
 //!   consume `TICKETS` through durable consumers, intake consumes `INCIDENTS`, and
 //!   notices go out on `departments.<department>.summons`. Several processes can run:
 //!   each singleton (the relay, each consumer) holds a lease, the others wait.
-//! - **HTTP** (`--listen`): an index page, each queue as JSON, each department's notices
-//!   as server-sent events, ticket timelines, `/healthz` and `/metrics`.
+//! - **HTTP** (`--listen`): the API of every role (`whistle-api`): authenticated, scoped,
+//!   documented at `/docs` and `/openapi.json`.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use clap::Args;
-use futures::StreamExt as _;
 use prometheus_client::registry::Registry;
-use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use whistle_clock::{Clock, SystemClock};
 use whistle_consumer::{Consumer, ConsumerConfig, ConsumerMetrics, Feed, Handler};
 use whistle_department::Notices;
-use whistle_events::{CommunityId, DepartmentId, StreetId, TicketId};
 use whistle_routing::Catalogue;
 use whistle_sla::calendar::Calendar;
 use whistle_sla::metrics::SlaMetrics;
@@ -72,6 +62,15 @@ pub struct ServeArgs {
     /// deploy/config/calendar.toml).
     #[arg(long, env = "WHISTLE_CALENDAR")]
     pub calendar: Option<PathBuf>,
+    /// Token secrets and the personal-data master key.
+    #[command(flatten)]
+    pub keys: crate::keys::KeyArgs,
+    /// Complaints one address may submit at once without signing in (residents).
+    #[arg(long, env = "WHISTLE_INTAKE_BURST", default_value_t = 10)]
+    pub intake_burst: u32,
+    /// Complaints one address may submit per minute after the burst, without signing in.
+    #[arg(long, env = "WHISTLE_INTAKE_PER_MINUTE", default_value_t = 6)]
+    pub intake_per_minute: u32,
 }
 
 /// The SLA policy and calendar `serve` times tickets with.
@@ -166,21 +165,6 @@ impl Running {
     }
 }
 
-#[derive(Clone)]
-struct AppState {
-    store: EventStore,
-    tickets: Arc<Tickets>,
-    catalogue: Arc<Catalogue>,
-    notices: Notices,
-    alerts: Alerts,
-    clock: Arc<dyn Clock>,
-    weights: Arc<RankingBook>,
-    policies: Arc<PolicyBook>,
-    calendar: Arc<Calendar>,
-    registry: Arc<Registry>,
-    mode: &'static str,
-}
-
 /// Starts every service; they run until `shutdown`.
 pub async fn start(
     store_args: &StoreArgs,
@@ -196,12 +180,13 @@ pub async fn start(
         None => Catalogue::demo(),
     });
     let (policies, calendar) = sla_config(args.sla_policy.as_deref(), args.calendar.as_deref())?;
+    let vault = args.keys.vault(store_args)?;
     let seeded = if args.demo && store.head().await? == Position::START {
-        Some(crate::demo::seed(store.clone()).await?)
+        Some(crate::demo::seed(store.clone(), vault.clone()).await?)
     } else {
         None
     };
-    let tickets = Arc::new(Tickets::new(store.clone(), clock.clone()));
+    let tickets = Arc::new(Tickets::new(store.clone(), clock.clone()).with_vault(vault));
     let store = tickets.store().clone();
     let mut registry = Registry::default();
     let consumer_metrics = ConsumerMetrics::register(&mut registry);
@@ -303,7 +288,17 @@ pub async fn start(
         tasks.spawn(intake.run(shutdown.clone()));
     }
 
-    let state = AppState {
+    let secrets = args.keys.secrets(store_args)?;
+    let receipts = whistle_api::Receipts::new(&args.keys.receipt_key(store_args)?);
+    let state = whistle_api::ApiState {
+        auth: whistle_api::Authenticator::new(whistle_api::AuthConfig::new(secrets), store.clone()),
+        receipts,
+        intake: whistle_intake::Intake::new(tickets.clone(), catalogue.clone()),
+        limiter: Arc::new(whistle_api::RateLimiter::new(
+            args.intake_burst,
+            args.intake_per_minute,
+        )),
+        nats: nats.clone(),
         store,
         tickets: tickets.clone(),
         catalogue,
@@ -325,7 +320,7 @@ pub async fn start(
             )
         })?;
     let address = listener.local_addr()?;
-    let app = router(state);
+    let app = whistle_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     tasks.spawn(async move {
         axum::serve(listener, app)
@@ -370,336 +365,4 @@ pub async fn run(store_args: &StoreArgs, args: &ServeArgs) -> anyhow::Result<()>
         running.address
     );
     running.wait().await
-}
-
-fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/api/communities/{community}/queue", get(community_queue))
-        .route("/api/streets/{street}/dispatch-queue", get(dispatch_queue))
-        .route("/api/departments/{department}/queue", get(department_queue))
-        .route(
-            "/api/departments/{department}/notices",
-            get(department_notices),
-        )
-        .route("/api/tickets/{ticket}", get(ticket_timeline))
-        .route("/api/tickets/{ticket}/clocks", get(ticket_clocks))
-        .route("/api/sla/alerts", get(sla_alerts))
-        .route("/api/sla/board", get(sla_board))
-        .with_state(state)
-}
-
-/// A JSON error saying what was wrong and what to do (`application/problem+json`).
-#[derive(Debug)]
-struct Problem {
-    status: StatusCode,
-    detail: String,
-}
-
-impl Problem {
-    fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            detail: detail.into(),
-        }
-    }
-
-    fn unavailable(error: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
-    }
-
-    fn not_found(kind: &str, code: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            format!("no {kind} `{code}` in the routing catalogue; see / for the list"),
-        )
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            Json(json!({
-                "status": self.status.as_u16(),
-                "title": self.status.canonical_reason(),
-                "detail": self.detail,
-            })),
-        )
-            .into_response()
-    }
-}
-
-type Answer = Result<Response, Problem>;
-
-async fn metrics(State(state): State<AppState>) -> Answer {
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &state.registry).map_err(|e| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding metrics: {e}"),
-        )
-    })?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
-}
-
-fn parse<T: std::str::FromStr>(kind: &str, value: &str) -> Result<T, Problem>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .parse::<T>()
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("{kind}: {e}")))
-}
-
-async fn community_queue(State(state): State<AppState>, Path(community): Path<String>) -> Answer {
-    let community: CommunityId = parse("community", &community)?;
-    if state.catalogue.community(&community).is_none() {
-        return Err(Problem::not_found("community", community.as_str()));
-    }
-    let entries = whistle_community::queue(&state.store, &community)
-        .await
-        .map_err(Problem::unavailable)?;
-    Ok(Json(entries).into_response())
-}
-
-async fn dispatch_queue(State(state): State<AppState>, Path(street): Path<String>) -> Answer {
-    let street: StreetId = parse("street", &street)?;
-    if state.catalogue.street(&street).is_none() {
-        return Err(Problem::not_found("street", street.as_str()));
-    }
-    let entries = whistle_street::queue(&state.store, &street)
-        .await
-        .map_err(Problem::unavailable)?;
-    Ok(Json(entries).into_response())
-}
-
-fn known_department(state: &AppState, department: &str) -> Result<DepartmentId, Problem> {
-    let department: DepartmentId = parse("department", department)?;
-    if state
-        .catalogue
-        .departments()
-        .any(|(code, _)| *code == department)
-    {
-        Ok(department)
-    } else {
-        Err(Problem::not_found("department", department.as_str()))
-    }
-}
-
-async fn department_queue(State(state): State<AppState>, Path(department): Path<String>) -> Answer {
-    let department = known_department(&state, &department)?;
-    let entries = whistle_department::queue(&state.store, &department)
-        .await
-        .map_err(Problem::unavailable)?;
-    Ok(Json(entries).into_response())
-}
-
-async fn department_notices(
-    State(state): State<AppState>,
-    Path(department): Path<String>,
-) -> Answer {
-    let department = known_department(&state, &department)?;
-    let stream = state
-        .notices
-        .watch(&department)
-        .await
-        .map_err(Problem::unavailable)?;
-    let events = stream.map(|notice| {
-        let kind = serde_json::to_value(notice.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "notice".to_owned());
-        Ok::<_, Infallible>(
-            SseEvent::default()
-                .event(kind)
-                .id(notice.event_id.to_string())
-                .json_data(&notice)
-                .unwrap_or_default(),
-        )
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-async fn ticket_timeline(State(state): State<AppState>, Path(ticket): Path<String>) -> Answer {
-    let ticket: TicketId = parse("ticket", &ticket)?;
-    let timeline = state
-        .tickets
-        .timeline(ticket)
-        .await
-        .map_err(Problem::unavailable)?;
-    if timeline.is_empty() {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("no ticket {ticket}; check the id"),
-        ));
-    }
-    let entries: Vec<_> = timeline
-        .iter()
-        .map(|entry| {
-            json!({
-                "position": entry.position,
-                "version": entry.version,
-                "recorded_at": entry.recorded_at,
-                "actor": entry.metadata.actor,
-                "event_type": entry.event.kind().name,
-                "summary": entry.summary(),
-            })
-        })
-        .collect();
-    Ok(Json(entries).into_response())
-}
-
-/// A ticket's SLA clocks, under the policy version it is timed under.
-async fn ticket_clocks(State(state): State<AppState>, Path(ticket): Path<String>) -> Answer {
-    let ticket: TicketId = parse("ticket", &ticket)?;
-    let Some(record) = whistle_sla::projection::ticket_record(&state.store, &ticket.to_string())
-        .await
-        .map_err(Problem::unavailable)?
-    else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no clocks for ticket {ticket}: check the id (a ticket just received may take a moment)"
-            ),
-        ));
-    };
-    let policy = state
-        .policies
-        .version(&record.policy_version)
-        .map_err(Problem::unavailable)?;
-    let clocks = whistle_sla::clocks::clocks(&record.facts, policy, &state.calendar)
-        .map_err(Problem::unavailable)?;
-    let now = state.clock.now();
-    let clocks: Vec<_> = clocks
-        .iter()
-        .map(|c| json!({"clock": c, "status": c.status_at(now)}))
-        .collect();
-    Ok(Json(json!({
-        "ticket": ticket,
-        "policy_version": record.policy_version,
-        "at": now,
-        "clocks": clocks,
-    }))
-    .into_response())
-}
-
-/// `?as_of=<RFC 3339>` on the board.
-#[derive(Debug, serde::Deserialize)]
-struct AsOf {
-    as_of: Option<String>,
-}
-
-/// The supervisors' board now, or as it stood at `as_of` (rebuilt from the log).
-async fn sla_board(State(state): State<AppState>, Query(query): Query<AsOf>) -> Answer {
-    let as_of = match query.as_of.as_deref() {
-        Some(text) => Some(
-            chrono::DateTime::parse_from_rfc3339(text.trim())
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|e| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("as_of={text:?} is not an RFC 3339 instant ({e}); write e.g. 2026-03-11T08:00:00%2B08:00"),
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let facts = match as_of {
-        Some(at) => whistle_sla::views::facts_as_of(&state.store, at, &mut |_| {}).await,
-        None => whistle_sla::views::current_facts(&state.store).await,
-    }
-    .map_err(Problem::unavailable)?;
-    let rules = whistle_sla::views::Rules {
-        policies: &state.policies,
-        calendar: &state.calendar,
-        weights: &state.weights,
-    };
-    let board = whistle_sla::views::official_board(
-        &facts,
-        rules,
-        as_of.unwrap_or_else(|| state.clock.now()),
-    )
-    .map_err(Problem::unavailable)?;
-    Ok(Json(board).into_response())
-}
-
-/// Breaches as they happen, as server-sent events (`event: breach`).
-async fn sla_alerts(State(state): State<AppState>) -> Answer {
-    let stream = tokio_stream::wrappers::BroadcastStream::new(state.alerts.subscribe())
-        .filter_map(|alert| async move { alert.ok() })
-        .map(|alert| {
-            Ok::<_, Infallible>(
-                SseEvent::default()
-                    .event("breach")
-                    .json_data(&alert)
-                    .unwrap_or_default(),
-            )
-        });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn index(State(state): State<AppState>) -> Html<String> {
-    let catalogue = &state.catalogue;
-    let mut page = String::new();
-    page.push_str("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>whistle 街道吹哨、部门报到</title>");
-    page.push_str("<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}h2{margin-top:2rem}code{background:#eee;padding:0 .2rem}</style></head><body>");
-    page.push_str(&format!(
-        "<h1>whistle · 街道吹哨、部门报到</h1><p>Running {} on {}. Routing catalogue <code>{}</code>. The web consoles come later; these are the queues each stage keeps, as JSON.</p>",
-        escape(state.mode),
-        escape(state.store.describe()),
-        escape(catalogue.version())
-    ));
-    page.push_str("<h2>Streets and communities · 街道与社区</h2><ul>");
-    for street in catalogue.streets() {
-        page.push_str(&format!(
-            "<li>{} ({}) — <a href=\"/api/streets/{}/dispatch-queue\">dispatcher queue</a><ul>",
-            escape(&street.name),
-            escape(
-                street
-                    .policy
-                    .unwrap_or(catalogue.default_policy())
-                    .label_zh()
-            ),
-            street.code
-        ));
-        for community in catalogue.communities_of(&street.code) {
-            page.push_str(&format!(
-                "<li>{} — <a href=\"/api/communities/{}/queue\">community queue</a></li>",
-                escape(&community.name),
-                community.code
-            ));
-        }
-        page.push_str("</ul></li>");
-    }
-    page.push_str("</ul><h2>Departments · 职能部门</h2><ul>");
-    for (code, name) in catalogue.departments() {
-        page.push_str(&format!(
-            "<li>{} — <a href=\"/api/departments/{code}/queue\">summons queue</a> · <a href=\"/api/departments/{code}/notices\">live notices (SSE)</a></li>",
-            escape(name)
-        ));
-    }
-    page.push_str("</ul><h2>Operations</h2><ul><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/metrics\">/metrics</a></li><li>A ticket's timeline: <code>/api/tickets/&lt;ticket id&gt;</code></li></ul></body></html>");
-    Html(page)
 }

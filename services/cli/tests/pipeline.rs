@@ -45,6 +45,7 @@ struct Whistle {
     tickets: Arc<Tickets>,
     store: EventStore,
     namespace: String,
+    store_args: StoreArgs,
 }
 
 impl Whistle {
@@ -71,6 +72,9 @@ impl Whistle {
             nats_namespace: Some(namespace.clone()),
             sla_policy: None,
             calendar: None,
+            keys: Default::default(),
+            intake_burst: 10,
+            intake_per_minute: 6,
         };
         let shutdown = CancellationToken::new();
         let running = start(&store_args, &args, shutdown.clone())
@@ -88,7 +92,28 @@ impl Whistle {
             tickets,
             store,
             namespace,
+            store_args,
         }
+    }
+
+    /// A bearer token this whistle accepts, for `role` in `scope`.
+    fn token(&self, role: &str, scope: &str, subject: &str) -> String {
+        let principal = whistle_api::Principal::new(
+            subject,
+            role.parse().expect("a role"),
+            scope.parse().expect("a scope"),
+        )
+        .expect("a principal");
+        let secrets = whistle::keys::KeyArgs::default()
+            .secrets(&self.store_args)
+            .expect("the secrets serve created");
+        whistle_api::auth::issue_token(
+            &whistle_api::AuthConfig::new(secrets),
+            &principal,
+            chrono::Utc::now(),
+            Duration::from_secs(600),
+        )
+        .expect("a token")
     }
 
     fn address(&self) -> SocketAddr {
@@ -129,13 +154,19 @@ where
     }
 }
 
-/// A plain HTTP/1.0 GET: the status and the body.
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+/// A plain HTTP/1.0 GET, with a bearer token when given: the status and the body.
+async fn get(address: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect");
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: whistle\r\n\r\n").as_bytes())
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.0\r\nHost: whistle\r\n{}\r\n",
+                token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"))
+            )
+            .as_bytes(),
+        )
         .await
         .expect("send");
     let mut response = Vec::new();
@@ -525,10 +556,11 @@ async fn a_confirming_street_waits_for_its_dispatcher() {
 async fn a_complaint_goes_the_whole_path_embedded() {
     let w = Whistle::start(false, false).await;
     // A liaison console listening to 住建's notices (server-sent events).
+    let liaison = w.token("liaison", "department:zhujian", "zhujian-wang");
     let mut sse = tokio::net::TcpStream::connect(w.address())
         .await
         .expect("connect");
-    sse.write_all(b"GET /api/departments/zhujian/notices HTTP/1.1\r\nHost: whistle\r\nAccept: text/event-stream\r\n\r\n")
+    sse.write_all(format!("GET /api/departments/zhujian/notices HTTP/1.1\r\nHost: whistle\r\nAccept: text/event-stream\r\nAuthorization: Bearer {liaison}\r\n\r\n").as_bytes())
         .await
         .expect("send");
     let (first_line, rest) = {
@@ -564,31 +596,42 @@ async fn a_complaint_goes_the_whole_path_embedded() {
     assert!(seen.contains(&ticket.to_string()), "{seen}");
 
     // The same read models over HTTP.
-    let (status, body) = get(w.address(), "/api/departments/zhujian/queue").await;
+    let liaison = Some(liaison.as_str());
+    let (status, body) = get(w.address(), "/api/departments/zhujian/queue", None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = get(w.address(), "/api/departments/zhujian/queue", liaison).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_str::<Value>(&body).expect("JSON"),
         json!([])
     );
-    let (status, body) = get(w.address(), &format!("/api/tickets/{ticket}")).await;
+    let (status, body) = get(
+        w.address(),
+        &format!("/api/tickets/{ticket}/timeline"),
+        liaison,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let timeline: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(timeline[3]["event_type"], "WhistleBlown");
     assert_eq!(timeline[3]["actor"], "whistle-street");
-    let (status, body) = get(w.address(), "/api/departments/nobody/queue").await;
+    let (status, body) = get(w.address(), "/api/departments/nobody/queue", liaison).await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("no department `nobody`"), "{body}");
-    let (status, body) = get(w.address(), "/api/departments/Not.A.Code/queue").await;
+    let (status, body) = get(w.address(), "/api/departments/Not.A.Code/queue", liaison).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = get(w.address(), "/metrics").await;
+    let (status, body) = get(w.address(), "/metrics", None).await;
     assert_eq!(status, 200);
     assert!(
         body.contains("whistle_consumer_events_total{consumer=\"street\",outcome=\"applied\"}"),
         "{body}"
     );
-    let (status, body) = get(w.address(), "/").await;
+    let (status, body) = get(w.address(), "/", None).await;
     assert_eq!(status, 200);
-    assert!(body.contains("文化路街道") && body.contains("/api/departments/zhujian/notices"));
+    assert!(
+        body.contains("文化路街道") && body.contains("zhujian"),
+        "{body}"
+    );
     w.stop().await;
 }
 

@@ -21,6 +21,7 @@
 //! PostgreSQL when the database URL says `postgres://`, else a SQLite file (the embedded
 //! default).
 
+mod api_keys;
 mod appender;
 mod cache;
 mod codec;
@@ -49,6 +50,7 @@ use tokio::sync::watch;
 use whistle_clock::Clock;
 use whistle_events::{EventId, EventMetadata};
 
+pub use api_keys::ApiKeyRecord;
 pub use cache::{CacheHandle, CachedEventStore};
 pub use codec::{CodecError, EventCodec};
 pub use due::DueRows;

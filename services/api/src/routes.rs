@@ -1,0 +1,6 @@
+//! The routes, by who uses them.
+
+pub mod ops;
+pub mod supervise;
+pub mod tickets;
+pub mod work;

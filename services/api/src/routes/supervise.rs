@@ -1,0 +1,417 @@
+//! Supervisors' views: the board (now or as of a past instant), the monthly ranking,
+//! at-risk and breached lists, what-if recomputations, and the live streams (breaches,
+//! the board, a department's notices). Every figure is computed over the tickets inside
+//! the caller's scope only.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use whistle_sla::facts::TicketFacts;
+use whistle_sla::stats::{AlertedClock, Board};
+use whistle_sla::views::{self, Rules};
+
+use crate::access::{Duty, Target, authorize, sees};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::routes::tickets::Page;
+use crate::routes::work::existing_department;
+use crate::state::{ApiState, Params, Segments};
+
+/// `?as_of=` on boards.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BoardQuery {
+    /// A past instant (RFC 3339): the board exactly as it stood then, rebuilt from the
+    /// log.
+    pub as_of: Option<String>,
+}
+
+fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_instant",
+                format!(
+                    "{field}={text:?} is not an RFC 3339 instant ({e}); write e.g. 2026-03-11T08:00:00%2B08:00"
+                ),
+            )
+        })
+}
+
+fn rules(state: &ApiState) -> Rules<'_> {
+    Rules {
+        policies: &state.policies,
+        calendar: &state.calendar,
+        weights: &state.weights,
+    }
+}
+
+/// The facts of the tickets inside the caller's scope, now or as of `at`.
+async fn scoped_facts(
+    state: &ApiState,
+    principal: &Principal,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<TicketFacts>, ApiError> {
+    authorize(
+        principal,
+        Duty::ReadBoards,
+        Target::Anywhere,
+        &state.catalogue,
+    )?;
+    let facts = match as_of {
+        Some(at) => views::facts_as_of(&state.store, at, &mut |_| {}).await,
+        None => views::current_facts(&state.store).await,
+    }
+    .map_err(ApiError::unavailable)?;
+    Ok(facts
+        .into_iter()
+        .filter(|f| {
+            let departments: Vec<_> = f.summonses.iter().map(|s| s.department.clone()).collect();
+            sees(
+                &principal.scope,
+                &f.location,
+                &departments,
+                &state.catalogue,
+            )
+        })
+        .collect())
+}
+
+async fn scoped_board(
+    state: &ApiState,
+    principal: &Principal,
+    as_of: Option<&str>,
+) -> Result<Board, ApiError> {
+    let as_of = as_of.map(|t| instant("as_of", t)).transpose()?;
+    let facts = scoped_facts(state, principal, as_of).await?;
+    views::official_board(
+        &facts,
+        rules(state),
+        as_of.unwrap_or_else(|| state.clock.now()),
+    )
+    .map_err(ApiError::internal)
+}
+
+/// The board: tickets by stage, at-risk and breached clocks, 5-minute compliance, 三率,
+/// on-time rates and hop-by-hop times per group, per day and month.
+#[utoipa::path(
+    get, path = "/api/sla/board", tag = "supervisor", params(BoardQuery),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn board(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<BoardQuery>,
+) -> Result<Json<Board>, ApiError> {
+    Ok(Json(
+        scoped_board(&state, &principal, query.as_of.as_deref()).await?,
+    ))
+}
+
+/// Paging of the at-risk and breached lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClockListQuery {
+    /// Only this street's clocks.
+    pub street: Option<String>,
+    /// Only this clock (`acknowledge`, `report_in`, `completion`).
+    pub clock: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u32>,
+    /// Items per page, 1–200 (default 50).
+    pub per_page: Option<u32>,
+}
+
+fn clock_page(
+    clocks: Vec<AlertedClock>,
+    query: ClockListQuery,
+) -> Result<Page<AlertedClock>, ApiError> {
+    let kept: Vec<AlertedClock> = clocks
+        .into_iter()
+        .filter(|c| {
+            query
+                .street
+                .as_deref()
+                .is_none_or(|s| c.street.as_str() == s.trim())
+                && query
+                    .clock
+                    .as_deref()
+                    .is_none_or(|k| c.clock.as_str() == k.trim())
+        })
+        .collect();
+    Page::of(kept, query.page, query.per_page)
+}
+
+/// Running clocks at risk of missing their deadline, soonest due first.
+#[utoipa::path(
+    get, path = "/api/sla/at-risk", tag = "supervisor", params(ClockListQuery),
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn at_risk(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<ClockListQuery>,
+) -> Result<Json<Page<AlertedClock>>, ApiError> {
+    let board = scoped_board(&state, &principal, None).await?;
+    Ok(Json(clock_page(board.at_risk, query)?))
+}
+
+/// Clocks running past their deadline, most overdue first.
+#[utoipa::path(
+    get, path = "/api/sla/breached", tag = "supervisor", params(ClockListQuery),
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn breached(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<ClockListQuery>,
+) -> Result<Json<Page<AlertedClock>>, ApiError> {
+    let board = scoped_board(&state, &principal, None).await?;
+    Ok(Json(clock_page(board.breached, query)?))
+}
+
+/// `?month=` and more on rankings and what-if.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankingQuery {
+    /// The month, YYYY-MM.
+    pub month: Option<String>,
+    /// A weights version (default: the one in force).
+    pub weights: Option<String>,
+    /// A policy version to time every ticket under (what-if only).
+    pub policy: Option<String>,
+    /// An instant to compute as of (RFC 3339; default now).
+    pub as_of: Option<String>,
+}
+
+fn month(text: &str) -> Result<(i32, u32), ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_month",
+            format!("month={text:?} is not a month; write YYYY-MM, e.g. 2026-03"),
+        )
+    };
+    let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
+    let year: i32 = year.parse().map_err(|_| bad())?;
+    let month: u32 = month.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&month) || !(2000..=2100).contains(&year) {
+        return Err(bad());
+    }
+    Ok((year, month))
+}
+
+/// The monthly ranking of streets and departments (三率 weighted).
+#[utoipa::path(
+    get, path = "/api/sla/ranking", tag = "supervisor", params(RankingQuery),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn ranking(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<RankingQuery>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let (year, month) = match query.month.as_deref() {
+        Some(m) => month(m)?,
+        None => {
+            let local = now.with_timezone(&state.calendar.time_zone());
+            (
+                chrono::Datelike::year(&local),
+                chrono::Datelike::month(&local),
+            )
+        }
+    };
+    let board = scoped_board(&state, &principal, query.as_of.as_deref()).await?;
+    let weights = match query.weights.as_deref() {
+        Some(v) => state.weights.version(v),
+        None => state.weights.in_force(board.at),
+    }
+    .map_err(|e| ApiError::not_found("unknown_weights", e.to_string()))?;
+    Ok(Json(whistle_sla::stats::ranking(&board, year, month, weights)).into_response())
+}
+
+/// The official board beside the board under another policy version and/or weights,
+/// with the difference.
+#[utoipa::path(
+    get, path = "/api/sla/what-if", tag = "supervisor", params(RankingQuery),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn what_if(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<RankingQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = query
+        .as_of
+        .as_deref()
+        .map(|t| instant("as_of", t))
+        .transpose()?;
+    let month = query.month.as_deref().map(month).transpose()?;
+    let facts = scoped_facts(&state, &principal, as_of).await?;
+    let at = as_of.unwrap_or_else(|| state.clock.now());
+    let outcome = views::what_if(
+        &facts,
+        rules(&state),
+        at,
+        query.policy.as_deref(),
+        month,
+        query.weights.as_deref(),
+    )
+    .map_err(|e| match e {
+        views::ViewError::Policy(e) => ApiError::not_found("unknown_policy", e.to_string()),
+        views::ViewError::Ranking(e) => ApiError::not_found("unknown_weights", e.to_string()),
+        views::ViewError::Store(e) => ApiError::unavailable(e),
+        other => ApiError::internal(other),
+    })?;
+    Ok(Json(outcome).into_response())
+}
+
+/// Breaches as they happen (`event: breach`), for the caller's scope.
+#[utoipa::path(
+    get, path = "/api/sla/alerts", tag = "live",
+    responses((status = 200, description = "text/event-stream of `breach` events"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn alerts(
+    State(state): State<ApiState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    authorize(
+        &principal,
+        Duty::ReadBoards,
+        Target::Anywhere,
+        &state.catalogue,
+    )?;
+    let catalogue = state.catalogue.clone();
+    let stream = tokio_stream::wrappers::BroadcastStream::new(state.alerts.subscribe())
+        .filter_map(move |alert| {
+            let scope = principal.scope.clone();
+            let catalogue = catalogue.clone();
+            async move {
+                let alert = alert.ok()?;
+                let target = Target::Street(&alert.row.street);
+                crate::access::contains(&scope, target, &catalogue).then_some(alert)
+            }
+        })
+        .map(|alert| {
+            Ok::<_, Infallible>(
+                SseEvent::default()
+                    .event("breach")
+                    .json_data(&alert)
+                    .unwrap_or_default(),
+            )
+        });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// The board's headline figures (`event: board`) every few seconds, for dashboards.
+#[utoipa::path(
+    get, path = "/api/sla/board/live", tag = "live",
+    responses((status = 200, description = "text/event-stream of `board` events: stages, at-risk and breached counts, compliance"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn board_live(
+    State(state): State<ApiState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    authorize(
+        &principal,
+        Duty::ReadBoards,
+        Target::Anywhere,
+        &state.catalogue,
+    )?;
+    let ticks =
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(2)));
+    let stream = ticks
+        .then(move |_| {
+            let state = state.clone();
+            let principal = principal.clone();
+            async move {
+                match scoped_board(&state, &principal, None).await {
+                    Ok(board) => SseEvent::default()
+                        .event("board")
+                        .json_data(serde_json::json!({
+                            "at": board.at,
+                            "stages": board.stages,
+                            "totals": board.totals,
+                            "at_risk": board.at_risk.len(),
+                            "breached": board.breached.len(),
+                            "acknowledge_compliance": board.acknowledge_compliance,
+                        }))
+                        .unwrap_or_default(),
+                    Err(e) => SseEvent::default().event("problem").data(e.detail()),
+                }
+            }
+        })
+        .map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A department's live notices (a summons arrived, was claimed, …) as server-sent
+/// events.
+#[utoipa::path(
+    get, path = "/api/departments/{department}/notices", tag = "live",
+    params(("department" = String, Path, example = "zhujian")),
+    responses((status = 200, description = "text/event-stream of notices"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn department_notices(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Segments(department): Segments<String>,
+) -> Result<Response, ApiError> {
+    let department = existing_department(&state, &department)?;
+    authorize(
+        &principal,
+        Duty::DepartmentWork,
+        Target::Department(&department),
+        &state.catalogue,
+    )?;
+    let stream = state
+        .notices
+        .watch(&department)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let events = stream.map(|notice| {
+        let kind = serde_json::to_value(notice.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "notice".to_owned());
+        Ok::<_, Infallible>(
+            SseEvent::default()
+                .event(kind)
+                .id(notice.event_id.to_string())
+                .json_data(&notice)
+                .unwrap_or_default(),
+        )
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
