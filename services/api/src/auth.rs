@@ -391,6 +391,11 @@ impl Authenticator {
             return Ok(None);
         };
         let value = value.to_str().unwrap_or_default();
+        // Systems that can only set an Authorization header (Alertmanager) send their key
+        // as `ApiKey <key>`.
+        if let Some(key) = value.strip_prefix("ApiKey ") {
+            return self.api_key(key).await.map(Some);
+        }
         let Some(token) = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))

@@ -19,11 +19,13 @@
 pub mod access;
 pub mod auth;
 pub mod contact;
+pub mod docs;
 pub mod error;
 pub mod limit;
 pub mod receipts;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use axum::Json;
 use axum::Router;
@@ -134,6 +136,8 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(supervise::alerts))
         .routes(routes!(supervise::board_live))
         .routes(routes!(supervise::department_notices))
+        .routes(routes!(webhooks::publish_incident))
+        .routes(routes!(webhooks::alertmanager))
 }
 
 /// The OpenAPI 3.1 document of the API.
@@ -156,6 +160,7 @@ pub fn router(state: ApiState) -> Router {
     let api = std::sync::Arc::new(api);
     documented
         .route("/", get(ops::index))
+        .route("/docs", get(docs::page))
         .route(
             "/openapi.json",
             get(move || {

@@ -53,6 +53,9 @@ pub struct ApiState {
     pub receipts: Receipts,
     /// Incident messages, as on NATS.
     pub intake: whistle_intake::Intake,
+    /// Intake's subjects (namespaced like the rest of this deployment's NATS names): the
+    /// subject an HTTP incident is decided as, and where its rejection is kept.
+    pub intake_config: whistle_intake::IntakeConfig,
     /// Public intake's rate limit.
     pub limiter: Arc<RateLimiter>,
     /// NATS, when in use (for `/readyz`).

@@ -261,6 +261,13 @@ pub async fn start(
         clock.clone(),
         shutdown.clone(),
     ));
+    let intake_config = whistle_intake::IntakeConfig {
+        stream: names.stream("INCIDENTS"),
+        rejected_stream: names.stream("REJECTED"),
+        subject_prefix: names.subject(whistle_events::incident::INCIDENTS_PREFIX),
+        rejected_prefix: names.subject("rejected"),
+        ..whistle_intake::IntakeConfig::default()
+    };
     if let Some(client) = &nats {
         let relay = whistle_relay::Relay::new(
             store.clone(),
@@ -276,13 +283,7 @@ pub async fn start(
             whistle_intake::Intake::new(tickets.clone(), catalogue.clone()),
             client.clone(),
             clock.clone(),
-            whistle_intake::IntakeConfig {
-                stream: names.stream("INCIDENTS"),
-                rejected_stream: names.stream("REJECTED"),
-                subject_prefix: names.subject(whistle_events::incident::INCIDENTS_PREFIX),
-                rejected_prefix: names.subject("rejected"),
-                ..whistle_intake::IntakeConfig::default()
-            },
+            intake_config.clone(),
             intake_metrics,
         );
         tasks.spawn(intake.run(shutdown.clone()));
@@ -294,6 +295,7 @@ pub async fn start(
         auth: whistle_api::Authenticator::new(whistle_api::AuthConfig::new(secrets), store.clone()),
         receipts,
         intake: whistle_intake::Intake::new(tickets.clone(), catalogue.clone()),
+        intake_config,
         limiter: Arc::new(whistle_api::RateLimiter::new(
             args.intake_burst,
             args.intake_per_minute,

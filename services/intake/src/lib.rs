@@ -292,6 +292,34 @@ fn unavailable(error: CommandError) -> Unavailable {
     Unavailable(error.to_string())
 }
 
+/// Where the rejection of a message whose source token is `source` is kept, under
+/// `rejected_prefix` (`rejected`, or `<namespace>.rejected`):
+/// `<rejected_prefix>.incidents.<source>`, `_` standing for a token that is not a source code.
+pub fn rejected_subject_under(rejected_prefix: &str, source: &str) -> String {
+    let subject = rejected_subject(source);
+    match subject.split_once('.') {
+        Some((_, rest)) => format!("{rejected_prefix}.{rest}"),
+        None => subject,
+    }
+}
+
+/// Keeps `record` in the `REJECTED` stream on `subject` and waits for JetStream to store
+/// it. The one way a rejection is kept, whether the message came over NATS or over HTTP,
+/// so operators find every rejected incident in one place.
+pub async fn keep_rejected(
+    js: &jetstream::Context,
+    subject: String,
+    record: &RejectedIncident,
+) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(record).context("encoding a rejection")?;
+    js.publish(subject, body.into())
+        .await
+        .context("publishing a rejection")?
+        .await
+        .context("storing a rejection in the REJECTED stream")?;
+    Ok(())
+}
+
 /// The intake service on NATS.
 #[derive(Debug)]
 pub struct IntakeService {
@@ -330,11 +358,7 @@ impl IntakeService {
 
     /// Where a rejection of a message from `source` goes.
     fn rejected_subject(&self, source: &str) -> String {
-        let subject = rejected_subject(source);
-        match subject.split_once('.') {
-            Some((_, rest)) => format!("{}.{rest}", self.config.rejected_prefix),
-            None => subject,
-        }
+        rejected_subject_under(&self.config.rejected_prefix, source)
     }
 
     /// Creates the streams if missing.
@@ -499,12 +523,7 @@ impl IntakeService {
                             &message.payload,
                             self.clock.now(),
                         );
-                        let body = serde_json::to_vec(&record).context("encoding a rejection")?;
-                        js.publish(self.rejected_subject(token), body.into())
-                            .await
-                            .context("publishing a rejection")?
-                            .await
-                            .context("storing a rejection in the REJECTED stream")?;
+                        keep_rejected(&js, self.rejected_subject(token), &record).await?;
                         tracing::info!(subject = %message.subject, code = code.as_str(), %reason, "incident rejected");
                     }
                 }
