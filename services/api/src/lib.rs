@@ -22,6 +22,7 @@ pub mod contact;
 pub mod docs;
 pub mod error;
 pub mod limit;
+pub mod open311;
 pub mod receipts;
 pub mod routes;
 pub mod state;
@@ -168,6 +169,7 @@ pub fn router(state: ApiState) -> Router {
                 async move { Json(api.as_ref().clone()) }
             }),
         )
+        .merge(open311::routes())
         .fallback(|| async {
             ApiError::not_found(
                 "no_such_route",
