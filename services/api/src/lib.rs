@@ -184,5 +184,17 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A fault of ours must still answer: a problem document, logged, not a dropped
+        // connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |cause: Box<dyn std::any::Any + Send + 'static>| {
+                let what = cause
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| cause.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                axum::response::IntoResponse::into_response(ApiError::internal(what))
+            },
+        ))
         .with_state(state)
 }

@@ -675,7 +675,9 @@ impl<T> Page<T> {
             ));
         }
         let total = all.len();
-        let skip = usize::try_from((page - 1) * per_page).unwrap_or(usize::MAX);
+        // In u64: a page far past the end must not overflow, it is simply empty.
+        let skip = (u64::from(page) - 1).saturating_mul(u64::from(per_page));
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
         let items = all.into_iter().skip(skip).take(per_page as usize).collect();
         Ok(Self {
             items,
@@ -816,4 +818,24 @@ pub async fn list_tickets(
         .collect();
     items.sort_by_key(|item| std::cmp::Reverse(item.received_at));
     Ok(Json(Page::of(items, query.page, query.per_page)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn a_page_far_past_the_end_is_empty_and_bad_paging_is_refused() {
+        let all: Vec<u32> = (0..120).collect();
+        let second = Page::of(all.clone(), Some(2), Some(50)).expect("a page");
+        assert_eq!(
+            (second.items.len(), second.items[0], second.total),
+            (50, 50, 120)
+        );
+        let far = Page::of(all.clone(), Some(u32::MAX), Some(200)).expect("a page");
+        assert!(far.items.is_empty());
+        assert_eq!(far.total, 120);
+        assert!(Page::of(all.clone(), Some(0), None).is_err());
+        assert!(Page::of(all, None, Some(201)).is_err());
+    }
 }
