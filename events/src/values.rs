@@ -266,6 +266,16 @@ pub enum TextError {
         /// The limit.
         max: usize,
     },
+    /// Holds a control character (NUL, escape…) other than line breaks and tabs.
+    #[error(
+        "{field} holds the control character U+{code:04X}; remove it (line breaks and tabs are fine)"
+    )]
+    ControlCharacter {
+        /// Which field.
+        field: &'static str,
+        /// The character's code point.
+        code: u32,
+    },
 }
 
 /// A checked, trimmed, non-empty text of bounded length (a reason, a note, a description).
@@ -287,6 +297,17 @@ impl Text {
         let len = trimmed.chars().count();
         if len > max {
             return Err(TextError::TooLong { field, len, max });
+        }
+        // A NUL cannot be stored by PostgreSQL at all, and no control character belongs in
+        // what people read.
+        if let Some(c) = trimmed
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(TextError::ControlCharacter {
+                field,
+                code: u32::from(c),
+            });
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -367,6 +388,14 @@ mod tests {
                 max: 500
             })
         );
+        assert_eq!(
+            Text::note("堵塞\u{0}了"),
+            Err(TextError::ControlCharacter {
+                field: "note",
+                code: 0
+            })
+        );
+        assert!(Text::note("第一行\n第二行\t完").is_ok());
     }
 
     fn contact(name: &str, phone: &str, address: &str) -> ReporterContact {

@@ -774,7 +774,14 @@ async fn create_request(
             format!("community `{community}` is not in the jurisdiction tree"),
         ));
     };
-    location.place = given(request.address_string.clone());
+    location.place = match given(request.address_string.clone()) {
+        Some(place) => Some(
+            whistle_events::Text::parse("address_string", place, 200)
+                .map_err(|e| Open311Error::bad_request(format, e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
     let description = description_of(
         format,
         category,

@@ -128,8 +128,10 @@ pub struct ClockListQuery {
     /// Only this clock (`acknowledge`, `report_in`, `completion`).
     pub clock: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 
@@ -156,7 +158,7 @@ fn clock_page(
 /// Running clocks at risk of missing their deadline, soonest due first.
 #[utoipa::path(
     get, path = "/api/sla/at-risk", tag = "supervisor", params(ClockListQuery),
-    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -172,7 +174,7 @@ pub async fn at_risk(
 /// Clocks running past their deadline, most overdue first.
 #[utoipa::path(
     get, path = "/api/sla/breached", tag = "supervisor", params(ClockListQuery),
-    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -288,7 +290,7 @@ pub async fn what_if(
 /// Breaches as they happen (`event: breach`), for the caller's scope.
 #[utoipa::path(
     get, path = "/api/sla/alerts", tag = "live",
-    responses((status = 200, description = "text/event-stream of `breach` events"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, description = "text/event-stream of `breach` events"), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -329,7 +331,7 @@ pub async fn alerts(
 /// The board's headline figures (`event: board`) every few seconds, for dashboards.
 #[utoipa::path(
     get, path = "/api/sla/board/live", tag = "live",
-    responses((status = 200, description = "text/event-stream of `board` events: stages, at-risk and breached counts, compliance"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, description = "text/event-stream of `board` events: stages, at-risk and breached counts, compliance"), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -377,7 +379,7 @@ pub async fn board_live(
 #[utoipa::path(
     get, path = "/api/departments/{department}/notices", tag = "live",
     params(("department" = String, Path, example = "zhujian")),
-    responses((status = 200, description = "text/event-stream of notices"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, description = "text/event-stream of notices"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]

@@ -79,6 +79,11 @@ pub struct ReceiptOut {
     pub follow: String,
 }
 
+fn text_of(field: &'static str, value: String, max: usize) -> Result<Text, ApiError> {
+    Text::parse(field, value, max)
+        .map_err(|e| ApiError::unprocessable("invalid_text", e.to_string()))
+}
+
 fn text(field: &'static str, value: String, long: bool) -> Result<Text, ApiError> {
     let parsed = if long {
         Text::description(value)
@@ -105,6 +110,7 @@ fn channel_of(principal: Option<&Principal>) -> Channel {
         (status = 201, description = "Received", body = ReceiptOut),
         (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 429, body = Problem), (status = 503, body = Problem),
     ),
     security((), ("bearer" = []))
@@ -147,10 +153,10 @@ pub async fn submit_complaint(
         Some(g) if !g.is_empty() => Some(parse_id::<GridId>("grid", g)?),
         _ => None,
     };
-    location.place = complaint
-        .place
-        .map(|p| p.trim().chars().take(200).collect::<String>())
-        .filter(|p| !p.is_empty());
+    location.place = match complaint.place.filter(|p| !p.trim().is_empty()) {
+        Some(place) => Some(text_of("place", place, 200)?.to_string()),
+        None => None,
+    };
     let contact = complaint.contact.unwrap_or_default();
     let clean = |v: Option<String>| {
         v.map(|s| s.trim().chars().take(200).collect::<String>())
@@ -230,7 +236,7 @@ pub struct StepOut {
 #[utoipa::path(
     get, path = "/api/receipts/{token}", tag = "intake",
     params(("token" = String, Path, description = "The receipt token")),
-    responses((status = 200, body = FollowOut), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = FollowOut), (status = 404, body = Problem)),
     security(())
 )]
 #[tracing::instrument(skip_all)]
@@ -361,7 +367,7 @@ pub struct RatingIn {
     post, path = "/api/receipts/{token}/rating", tag = "intake",
     params(("token" = String, Path, description = "The receipt token")),
     request_body = RatingIn,
-    responses(
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem),
         (status = 200, body = FollowOut), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem),
     ),
@@ -520,7 +526,7 @@ pub async fn ticket_out(
 #[utoipa::path(
     get, path = "/api/tickets/{ticket}", tag = "tickets",
     params(("ticket" = String, Path, format = Uuid)),
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -557,7 +563,7 @@ pub struct TimelineOut {
 #[utoipa::path(
     get, path = "/api/tickets/{ticket}/timeline", tag = "tickets",
     params(("ticket" = String, Path, format = Uuid)),
-    responses((status = 200, body = Vec<TimelineOut>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Vec<TimelineOut>), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -589,7 +595,7 @@ pub async fn timeline(
 #[utoipa::path(
     get, path = "/api/tickets/{ticket}/clocks", tag = "tickets",
     params(("ticket" = String, Path, format = Uuid)),
-    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Object), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -645,8 +651,10 @@ pub struct TicketQuery {
     /// Only this category.
     pub category: Option<String>,
     /// Page, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 

@@ -46,7 +46,7 @@ async fn after(
 #[utoipa::path(
     get, path = "/api/communities/{community}/queue", tag = "community",
     params(("community" = String, Path, example = "hongqili")),
-    responses((status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -87,7 +87,7 @@ pub struct AcknowledgeIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/acknowledge", tag = "community",
     params(("ticket" = String, Path, format = Uuid)), request_body = AcknowledgeIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -120,7 +120,7 @@ pub struct ReasonIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/handle-locally", tag = "community",
     params(("ticket" = String, Path, format = Uuid)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -144,7 +144,7 @@ pub async fn handle_locally(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/call-up", tag = "community",
     params(("ticket" = String, Path, format = Uuid)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -168,7 +168,7 @@ pub async fn call_up(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/resolve", tag = "community",
     params(("ticket" = String, Path, format = Uuid)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -195,7 +195,7 @@ pub async fn resolve(
 #[utoipa::path(
     get, path = "/api/streets/{street}/dispatch-queue", tag = "street",
     params(("street" = String, Path, example = "wenhualu")),
-    responses((status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -245,7 +245,7 @@ pub struct WhistleIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/whistle", tag = "street",
     params(("ticket" = String, Path, format = Uuid)), request_body = WhistleIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -335,7 +335,7 @@ fn known_department(state: &ApiState, code: &str) -> Result<DepartmentId, ApiErr
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/extension/approve", tag = "street",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -364,7 +364,7 @@ pub async fn approve_extension(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/extension/deny", tag = "street",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -405,7 +405,7 @@ pub struct MergeIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/merge", tag = "street",
     params(("ticket" = String, Path, format = Uuid)), request_body = MergeIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -453,7 +453,7 @@ pub async fn merge(
 #[utoipa::path(
     get, path = "/api/departments/{department}/queue", tag = "department",
     params(("department" = String, Path, example = "zhujian")),
-    responses((status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -523,7 +523,7 @@ async fn liaison_on(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/claim", tag = "department",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)),
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 400, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -544,7 +544,7 @@ pub async fn claim(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/decline", tag = "department",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -583,7 +583,7 @@ pub struct ProgressIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/progress", tag = "department",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = ProgressIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -622,7 +622,7 @@ pub struct FinishIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/finish", tag = "department",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = FinishIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -660,7 +660,7 @@ pub struct ExtensionIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/summons/{department}/extension", tag = "department",
     params(("ticket" = String, Path, format = Uuid), ("department" = String, Path)), request_body = ExtensionIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -709,7 +709,7 @@ pub struct SupervisionIn {
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/supervision", tag = "supervisor",
     params(("ticket" = String, Path, format = Uuid)), request_body = SupervisionIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
@@ -747,7 +747,7 @@ pub async fn open_supervision(
 #[utoipa::path(
     post, path = "/api/tickets/{ticket}/erase-personal-data", tag = "supervisor",
     params(("ticket" = String, Path, format = Uuid)), request_body = ReasonIn,
-    responses((status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 400, body = Problem), (status = 415, body = Problem), (status = 413, body = Problem), (status = 200, body = TicketOut), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
