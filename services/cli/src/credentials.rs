@@ -64,14 +64,32 @@ pub async fn token(store: &StoreArgs, args: &TokenArgs) -> anyhow::Result<()> {
         .subject
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.role, args.scope).replace(':', "-"));
-    let principal =
-        Principal::new(subject, args.role, args.scope.clone()).map_err(anyhow::Error::msg)?;
-    let config = AuthConfig::new(args.keys.secrets(store)?);
-    let signed =
-        whistle_api::auth::issue_token(&config, &principal, SystemClock.now(), ttl(&args.ttl)?)
-            .map_err(anyhow::Error::msg)?;
+    let signed = sign_token(
+        store,
+        &args.keys,
+        &subject,
+        args.role,
+        args.scope.clone(),
+        ttl(&args.ttl)?,
+    )?;
     println!("{signed}");
     Ok(())
+}
+
+/// Signs a token for `subject` as `role` in `scope`, valid for `ttl`, with the secrets
+/// `keys` names (the ones `serve` with the same options accepts).
+pub fn sign_token(
+    store: &StoreArgs,
+    keys: &KeyArgs,
+    subject: &str,
+    role: Role,
+    scope: Scope,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let principal = Principal::new(subject, role, scope).map_err(anyhow::Error::msg)?;
+    let config = AuthConfig::new(keys.secrets(store)?);
+    whistle_api::auth::issue_token(&config, &principal, SystemClock.now(), ttl)
+        .map_err(anyhow::Error::msg)
 }
 
 /// `whistle api-key` subcommands.

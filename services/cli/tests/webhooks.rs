@@ -95,19 +95,12 @@ impl Served {
 
     /// A bearer token this whistle accepts.
     fn token(&self, role: &str, scope: &str, subject: &str) -> String {
-        let principal = whistle_api::Principal::new(
+        whistle::credentials::sign_token(
+            &self.store_args,
+            &whistle::keys::KeyArgs::default(),
             subject,
             role.parse().expect("a role"),
             scope.parse().expect("a scope"),
-        )
-        .expect("a principal");
-        let secrets = whistle::keys::KeyArgs::default()
-            .secrets(&self.store_args)
-            .expect("the secrets serve created");
-        whistle_api::auth::issue_token(
-            &whistle_api::AuthConfig::new(secrets),
-            &principal,
-            chrono::Utc::now(),
             Duration::from_secs(600),
         )
         .expect("a token")
