@@ -366,5 +366,9 @@ pub async fn run(store_args: &StoreArgs, args: &ServeArgs) -> anyhow::Result<()>
         ),
         running.address
     );
+    println!(
+        "API: http://{}/docs · staff sign in with a token from `whistle token --role <role> --scope <scope>`",
+        running.address
+    );
     running.wait().await
 }
