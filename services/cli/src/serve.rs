@@ -286,7 +286,13 @@ pub async fn start(
             intake_config.clone(),
             intake_metrics,
         );
-        tasks.spawn(intake.run(shutdown.clone()));
+        // Subscribed before `start` returns: whoever sends an incident once whistle is up
+        // gets an answer.
+        let requests = intake
+            .prepare()
+            .await
+            .context("preparing incident intake on NATS")?;
+        tasks.spawn(intake.run_prepared(requests, shutdown.clone()));
     }
 
     let secrets = args.keys.secrets(store_args)?;

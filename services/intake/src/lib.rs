@@ -392,10 +392,47 @@ impl IntakeService {
         .with_context(|| format!("creating the JetStream stream {}", self.config.stream))
     }
 
-    /// Runs until `shutdown`: answers requests and consumes the stream, starting over
-    /// after an error.
+    /// Creates the streams and subscribes for requests: once this returns, a request is
+    /// both answered and kept. A request answered before `INCIDENTS` existed would be
+    /// decided but never kept (and its rejection never reach `REJECTED`), so nothing is
+    /// answered before.
+    pub async fn prepare(&self) -> anyhow::Result<async_nats::Subscriber> {
+        self.ensure_streams().await?;
+        self.client
+            .queue_subscribe(
+                format!("{}.>", self.config.subject_prefix),
+                "whistle-intake".to_owned(),
+            )
+            .await
+            .context("subscribing to incident requests")
+    }
+
+    /// Runs until `shutdown`: prepares (retrying until NATS lets it), then answers
+    /// requests and consumes the stream, starting over after an error.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let answering = self.answer_requests(shutdown.clone());
+        let requests = loop {
+            match self.prepare().await {
+                Ok(requests) => break requests,
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "intake cannot create its streams yet; retrying"
+                ),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.config.retry_after) => {}
+            }
+        };
+        self.run_prepared(requests, shutdown).await
+    }
+
+    /// Runs until `shutdown` with the subscription [`IntakeService::prepare`] made.
+    pub async fn run_prepared(
+        self,
+        requests: async_nats::Subscriber,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let answering = self.answer_requests(requests, shutdown.clone());
         let consuming = async {
             loop {
                 match self.consume(&shutdown).await {
@@ -418,15 +455,11 @@ impl IntakeService {
     /// Answers publishers that asked (a reply subject), deciding the message at once.
     /// The same message also reaches the durable consumer, which decides it again, with
     /// no further effect.
-    async fn answer_requests(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut requests = self
-            .client
-            .queue_subscribe(
-                format!("{}.>", self.config.subject_prefix),
-                "whistle-intake".to_owned(),
-            )
-            .await
-            .context("subscribing to incident requests")?;
+    async fn answer_requests(
+        &self,
+        mut requests: async_nats::Subscriber,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
