@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_util::sync::CancellationToken;
-use whistle::StoreArgs;
-use whistle::serve::{Running, ServeArgs, start};
 use whistle_events::{DepartmentId, EventMetadata, Location, Text, TicketId};
-use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
-use whistle_ticket::{TicketCommand, Tickets};
+use whistle_ticket::TicketCommand;
+
+mod support;
+
+use support::Whistle;
 
 /// Everything logged while these tests run, to search for personal data.
 #[derive(Clone, Default)]
@@ -56,82 +56,23 @@ fn logs() -> Captured {
     .clone()
 }
 
-struct Whistle {
-    running: Option<Running>,
-    shutdown: CancellationToken,
-    store_args: StoreArgs,
-    tickets: Arc<Tickets>,
+/// Serves with `intake_burst` anonymous complaints per address at once, one a minute
+/// after that, capturing the logs.
+async fn serve(postgres: bool, nats: bool, intake_burst: u32) -> Whistle {
+    logs();
+    Whistle::start_with(postgres, nats, |args| {
+        args.intake_burst = intake_burst;
+        args.intake_per_minute = 1;
+    })
+    .await
 }
 
-impl Whistle {
-    async fn start(postgres: bool, nats: bool, intake_burst: u32) -> Self {
-        logs();
-        let database_url = if postgres {
-            Some(
-                fresh_postgres_url()
-                    .await
-                    .expect("a fresh PostgreSQL database"),
-            )
-        } else {
-            None
-        };
-        let store_args = StoreArgs {
-            database_url,
-            sqlite: fresh_sqlite_path(),
-        };
-        let args = ServeArgs {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            nats_url: nats.then(|| {
-                std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-            }),
-            demo: false,
-            catalogue: None,
-            nats_namespace: Some(format!("t{}", uuid::Uuid::new_v4().simple())),
-            sla_policy: None,
-            calendar: None,
-            keys: Default::default(),
-            intake_burst,
-            intake_per_minute: 1,
-        };
-        let shutdown = CancellationToken::new();
-        let running = start(&store_args, &args, shutdown.clone())
-            .await
-            .expect("whistle starts");
-        let tickets = running.tickets();
-        Self {
-            running: Some(running),
-            shutdown,
-            store_args,
-            tickets,
-        }
-    }
+/// Test data of the API tests.
+trait Records {
+    async fn ticket(&self, place: (&str, &str, &str), departments: &[&str]) -> TicketId;
+}
 
-    fn address(&self) -> SocketAddr {
-        self.running.as_ref().expect("running").address
-    }
-
-    fn token(&self, role: &str, scope: &str, subject: &str) -> String {
-        whistle::credentials::sign_token(
-            &self.store_args,
-            &whistle::keys::KeyArgs::default(),
-            subject,
-            role.parse().expect("a role"),
-            scope.parse().expect("a scope"),
-            Duration::from_secs(600),
-        )
-        .expect("a token")
-    }
-
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(20), running.wait())
-                .await
-                .expect("every service stops within 20 s")
-                .expect("no service failed");
-        }
-    }
-
+impl Records for Whistle {
     /// Records a complaint at `community` of `street` in `district`, with the resident's
     /// contact, and (optionally) a whistle summoning `departments`.
     async fn ticket(&self, place: (&str, &str, &str), departments: &[&str]) -> TicketId {
@@ -657,7 +598,7 @@ const DENIALS: [&str; 4] = [
 
 #[tokio::test]
 async fn every_role_sees_and_touches_only_its_scope() {
-    let w = Whistle::start(false, false, 1_000).await;
+    let w = serve(false, false, 1_000).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for caller in CALLERS {
@@ -755,7 +696,7 @@ async fn every_role_sees_and_touches_only_its_scope() {
 /// NATS; the resident's contact is masked, erased, and never logged.
 #[tokio::test]
 async fn a_complaint_goes_through_every_role_over_http() {
-    let w = Whistle::start(true, true, 1_000).await;
+    let w = serve(true, true, 1_000).await;
     let a = w.address();
     let phone = "13687654321";
     let name = "赵丽华";
@@ -1044,7 +985,7 @@ async fn a_complaint_goes_through_every_role_over_http() {
 
 #[tokio::test]
 async fn bad_requests_get_a_problem_saying_what_to_do() {
-    let w = Whistle::start(false, false, 2).await;
+    let w = serve(false, false, 2).await;
     let a = w.address();
     let ticket = w.ticket(("haigang", "wenhualu", "hongqili"), &[]).await;
     let community = w.token("community", "community:hongqili", "hongqili-li");

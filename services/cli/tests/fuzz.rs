@@ -12,10 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use whistle::StoreArgs;
-use whistle::serve::{ServeArgs, start};
-use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
+mod support;
+
+use support::Whistle;
 
 /// Who the passes run as: (role, scope, subject), in the order a ticket meets them, so each
 /// role finds the work the earlier ones left (complaints taken in, then called up, whistled,
@@ -31,47 +30,15 @@ const ROLES: [(&str, &str, &str); 5] = [
 /// Long enough for the whole pass, with room for a slow first install.
 const TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 
-/// A bearer token `whistle serve` accepts, signed with the secrets it made next to the store.
-fn token(store_args: &StoreArgs, role: &str, scope: &str, subject: &str) -> String {
-    whistle::credentials::sign_token(
-        store_args,
-        &whistle::keys::KeyArgs::default(),
-        subject,
-        role.parse().expect("a role"),
-        scope.parse().expect("a scope"),
-        TOKEN_TTL,
-    )
-    .expect("a token")
-}
-
 /// Serves the demo on `database_url` (SQLite when `None`), fuzzes it, and stops it.
-async fn fuzz(database_url: Option<String>) {
-    let store_args = StoreArgs {
-        database_url,
-        sqlite: fresh_sqlite_path(),
-    };
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        nats_url: None,
-        demo: true,
-        catalogue: None,
-        nats_namespace: None,
-        sla_policy: None,
-        calendar: None,
-        keys: Default::default(),
-        // Residents' limits as shipped: 429 is a documented answer, and every pass signs in.
-        intake_burst: 10,
-        intake_per_minute: 6,
-    };
-    let shutdown = CancellationToken::new();
-    let running = start(&store_args, &args, shutdown.clone())
-        .await
-        .expect("whistle starts");
-    let base_url = format!("http://{}", running.address);
+async fn fuzz(postgres: bool) {
+    // Residents' limits as shipped: 429 is a documented answer, and every pass signs in.
+    let w = Whistle::start_with(postgres, false, |args| args.demo = true).await;
+    let base_url = format!("http://{}", w.address());
     let tokens: Vec<String> = ROLES
         .iter()
         .map(|(role, scope, subject)| {
-            format!("{role}={}", token(&store_args, role, scope, subject))
+            format!("{role}={}", w.token_for(role, scope, subject, TOKEN_TTL))
         })
         .collect();
 
@@ -102,11 +69,7 @@ async fn fuzz(database_url: Option<String>) {
     .expect("the fuzz pass's thread")
     .expect("bash runs load-tests/api-fuzz/run.sh");
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(20), running.wait())
-        .await
-        .expect("whistle stops within 20 s")
-        .expect("no service failed under fuzzing");
+    w.stop().await;
 
     assert!(
         status.success(),
@@ -117,13 +80,10 @@ async fn fuzz(database_url: Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_generated_from_the_openapi_document_gets_a_server_error() {
-    fuzz(None).await;
+    fuzz(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_gets_a_server_error_on_postgres() {
-    let url = fresh_postgres_url()
-        .await
-        .expect("a fresh PostgreSQL database");
-    fuzz(Some(url)).await;
+    fuzz(true).await;
 }

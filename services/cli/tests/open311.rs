@@ -4,99 +4,16 @@
 //! `three`, through `load-tests/open311-client/run.sh`) driving the same server.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_util::sync::CancellationToken;
-use whistle::StoreArgs;
-use whistle::serve::{Running, ServeArgs, start};
 use whistle_community::Workstation;
 use whistle_events::{ActorId, Text, TicketId};
-use whistle_store::EventStore;
-use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
-use whistle_ticket::Tickets;
 
-/// A running whistle, its store and its ticket executor.
-struct Whistle {
-    running: Option<Running>,
-    shutdown: CancellationToken,
-    tickets: Arc<Tickets>,
-    store: EventStore,
-}
+mod support;
 
-impl Whistle {
-    async fn start(postgres: bool) -> Self {
-        let database_url = if postgres {
-            Some(
-                fresh_postgres_url()
-                    .await
-                    .expect("a fresh PostgreSQL database"),
-            )
-        } else {
-            None
-        };
-        let store_args = StoreArgs {
-            database_url,
-            sqlite: fresh_sqlite_path(),
-        };
-        let args = ServeArgs {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            nats_url: None,
-            demo: false,
-            catalogue: None,
-            nats_namespace: None,
-            sla_policy: None,
-            calendar: None,
-            keys: Default::default(),
-            intake_burst: 10,
-            intake_per_minute: 6,
-        };
-        let shutdown = CancellationToken::new();
-        let running = start(&store_args, &args, shutdown.clone())
-            .await
-            .expect("whistle starts");
-        let tickets = running.tickets();
-        let store = tickets.store().clone();
-        Self {
-            running: Some(running),
-            shutdown,
-            tickets,
-            store,
-        }
-    }
-
-    fn address(&self) -> SocketAddr {
-        self.running.as_ref().expect("running").address
-    }
-
-    /// A new integration key, stored as `whistle api-key create` stores it.
-    async fn api_key(&self, name: &str) -> String {
-        let key = whistle_api::auth::new_api_key().expect("a key");
-        let stored = self
-            .store
-            .put_api_key(
-                name,
-                &whistle_api::auth::api_key_hash(&key),
-                chrono::Utc::now(),
-            )
-            .await
-            .expect("store the key");
-        assert!(stored, "the key's name is new");
-        key
-    }
-
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(20), running.wait())
-                .await
-                .expect("every service stops within 20 s")
-                .expect("no service failed");
-        }
-    }
-}
+use support::Whistle;
 
 /// An HTTP answer.
 #[derive(Debug)]
@@ -317,7 +234,7 @@ fn shows_nothing_of_the_resident(body: &str) {
 
 #[tokio::test]
 async fn services_and_their_definitions_in_json_and_xml() {
-    let w = Whistle::start(false).await;
+    let w = Whistle::start(false, false).await;
     let address = w.address();
 
     let reply = get(address, "/open311/v2/services.json").await;
@@ -406,7 +323,7 @@ async fn services_and_their_definitions_in_json_and_xml() {
 
 #[tokio::test]
 async fn requests_are_posted_with_a_key_and_read_back_without_personal_data() {
-    let w = Whistle::start(false).await;
+    let w = Whistle::start(false, false).await;
     let address = w.address();
     let key = w.api_key("city-app").await;
 
@@ -778,7 +695,7 @@ async fn requests_are_posted_with_a_key_and_read_back_without_personal_data() {
 
 #[tokio::test]
 async fn a_whistled_request_names_its_departments_on_postgres() {
-    let w = Whistle::start(true).await;
+    let w = Whistle::start(true, false).await;
     let address = w.address();
     let key = w.api_key("city-app").await;
     let (id, token) = post_lighting(address, &key).await;
@@ -829,7 +746,7 @@ async fn a_whistled_request_names_its_departments_on_postgres() {
 
 #[tokio::test]
 async fn published_client_libraries_speak_to_whistle() {
-    let w = Whistle::start(false).await;
+    let w = Whistle::start(false, false).await;
     let key = w.api_key("open311-client-check").await;
     let endpoint = format!("http://{}/open311/v2", w.address());
     let script = concat!(

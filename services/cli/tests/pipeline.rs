@@ -4,28 +4,21 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_util::sync::CancellationToken;
-use whistle::StoreArgs;
-use whistle::serve::{Running, ServeArgs, start};
-use whistle_clock::SystemClock;
 use whistle_community::Workstation;
 use whistle_department::Desk;
 use whistle_events::incident::{IncidentAnswer, RejectedIncident};
 use whistle_events::{ActorId, CommunityId, DepartmentId, LiaisonId, StreetId, Text, TicketId};
-use whistle_store::EventStore;
-use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
-use whistle_ticket::{Stage, Tickets};
+use whistle_ticket::Stage;
 
-fn nats_url() -> String {
-    std::env::var("WHISTLE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
+mod support;
+
+use support::{Whistle, nats_url};
 
 fn id<T: std::str::FromStr>(s: &str) -> T
 where
@@ -36,96 +29,6 @@ where
 
 fn text(s: &str) -> Text {
     Text::note(s).expect("valid text")
-}
-
-/// A running whistle and a handle on its store.
-struct Whistle {
-    running: Option<Running>,
-    shutdown: CancellationToken,
-    tickets: Arc<Tickets>,
-    store: EventStore,
-    namespace: String,
-    store_args: StoreArgs,
-}
-
-impl Whistle {
-    async fn start(postgres: bool, nats: bool) -> Self {
-        let database_url = if postgres {
-            Some(
-                fresh_postgres_url()
-                    .await
-                    .expect("a fresh PostgreSQL database"),
-            )
-        } else {
-            None
-        };
-        let store_args = StoreArgs {
-            database_url,
-            sqlite: fresh_sqlite_path(),
-        };
-        let namespace = format!("t{}", uuid::Uuid::new_v4().simple());
-        let args = ServeArgs {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            nats_url: nats.then(nats_url),
-            demo: false,
-            catalogue: None,
-            nats_namespace: Some(namespace.clone()),
-            sla_policy: None,
-            calendar: None,
-            keys: Default::default(),
-            intake_burst: 10,
-            intake_per_minute: 6,
-        };
-        let shutdown = CancellationToken::new();
-        let running = start(&store_args, &args, shutdown.clone())
-            .await
-            .expect("whistle starts");
-        let clock = Arc::new(SystemClock);
-        let store = EventStore::open(&store_args.config(), clock.clone())
-            .await
-            .expect("store");
-        let tickets = Arc::new(Tickets::new(store, clock));
-        let store = tickets.store().clone();
-        Self {
-            running: Some(running),
-            shutdown,
-            tickets,
-            store,
-            namespace,
-            store_args,
-        }
-    }
-
-    /// A bearer token this whistle accepts, for `role` in `scope`.
-    fn token(&self, role: &str, scope: &str, subject: &str) -> String {
-        whistle::credentials::sign_token(
-            &self.store_args,
-            &whistle::keys::KeyArgs::default(),
-            subject,
-            role.parse().expect("a role"),
-            scope.parse().expect("a scope"),
-            Duration::from_secs(600),
-        )
-        .expect("a token")
-    }
-
-    fn address(&self) -> SocketAddr {
-        self.running.as_ref().expect("running").address
-    }
-
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(20), running.wait())
-                .await
-                .expect("every service stops within 20 s")
-                .expect("no service failed");
-        }
-    }
-
-    fn subject(&self, name: &str) -> String {
-        format!("{}.{name}", self.namespace)
-    }
 }
 
 /// Waits until `check` gives `Some`, for at most 30 s.

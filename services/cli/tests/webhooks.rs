@@ -4,122 +4,46 @@
 //! JetStream and embedded on SQLite; and the offline API documentation page (`/docs`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_util::sync::CancellationToken;
-use whistle::StoreArgs;
-use whistle::serve::{Running, ServeArgs, start};
-use whistle_clock::SystemClock;
 use whistle_events::incident::RejectedIncident;
 use whistle_events::{ExternalId, SourceSystem, TicketId};
-use whistle_store::EventStore;
-use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
-use whistle_ticket::{Stage, Tickets};
+use whistle_ticket::Stage;
 
-/// NATS for the tests: `NATS_URL`, else the local server.
-fn nats_url() -> String {
-    std::env::var("NATS_URL")
-        .or_else(|_| std::env::var("WHISTLE_TEST_NATS_URL"))
-        .unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+mod support;
+
+use support::{Whistle, nats_url};
+
+/// The shared harness, and whether NATS is in use.
+struct Served {
+    w: Whistle,
+    nats: bool,
 }
 
-/// A whistle serving HTTP on a free port, with a database (and NATS namespace) of its own.
-struct Served {
-    running: Option<Running>,
-    shutdown: CancellationToken,
-    tickets: Arc<Tickets>,
-    store: EventStore,
-    store_args: StoreArgs,
-    /// The NATS namespace, when NATS is in use.
-    namespace: Option<String>,
+impl std::ops::Deref for Served {
+    type Target = Whistle;
+    fn deref(&self) -> &Whistle {
+        &self.w
+    }
 }
 
 impl Served {
     async fn start(postgres: bool, nats: bool) -> Self {
-        let database_url = if postgres {
-            Some(
-                fresh_postgres_url()
-                    .await
-                    .expect("a fresh PostgreSQL database"),
-            )
-        } else {
-            None
-        };
-        let store_args = StoreArgs {
-            database_url,
-            sqlite: fresh_sqlite_path(),
-        };
-        let namespace = nats.then(|| format!("w{}", uuid::Uuid::new_v4().simple()));
-        let args = ServeArgs {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            nats_url: nats.then(nats_url),
-            demo: false,
-            catalogue: None,
-            nats_namespace: namespace.clone(),
-            sla_policy: None,
-            calendar: None,
-            keys: Default::default(),
-            intake_burst: 10,
-            intake_per_minute: 6,
-        };
-        let shutdown = CancellationToken::new();
-        let running = start(&store_args, &args, shutdown.clone())
-            .await
-            .expect("whistle starts");
-        let clock = Arc::new(SystemClock);
-        let store = EventStore::open(&store_args.config(), clock.clone())
-            .await
-            .expect("store");
-        let tickets = Arc::new(Tickets::new(store, clock));
-        let store = tickets.store().clone();
         let served = Self {
-            running: Some(running),
-            shutdown,
-            tickets,
-            store,
-            store_args,
-            namespace,
+            w: Whistle::start(postgres, nats).await,
+            nats,
         };
         served.rejected_stream_ready().await;
         served
     }
 
-    fn address(&self) -> SocketAddr {
-        self.running.as_ref().expect("running").address
-    }
-
-    /// A bearer token this whistle accepts.
-    fn token(&self, role: &str, scope: &str, subject: &str) -> String {
-        whistle::credentials::sign_token(
-            &self.store_args,
-            &whistle::keys::KeyArgs::default(),
-            subject,
-            role.parse().expect("a role"),
-            scope.parse().expect("a scope"),
-            Duration::from_secs(600),
-        )
-        .expect("a token")
-    }
-
-    /// A new API key for the integration `name`.
-    async fn api_key(&self, name: &str) -> String {
-        let key = whistle_api::auth::new_api_key().expect("a key");
-        let created = self
-            .store
-            .put_api_key(
-                name,
-                &whistle_api::auth::api_key_hash(&key),
-                chrono::Utc::now(),
-            )
-            .await
-            .expect("store the key");
-        assert!(created, "the key name {name} is free");
-        key
+    /// The NATS namespace, when NATS is in use.
+    fn nats_namespace(&self) -> Option<&String> {
+        self.nats.then_some(&self.w.namespace)
     }
 
     /// The stages' view of the log: each ticket's events.
@@ -136,7 +60,7 @@ impl Served {
     /// Intake's service creates the REJECTED stream as it starts; a webhook's rejection
     /// is kept there, so the tests wait for it.
     async fn rejected_stream_ready(&self) {
-        let Some(namespace) = &self.namespace else {
+        let Some(namespace) = self.nats_namespace() else {
             return;
         };
         let js = jetstream::new(async_nats::connect(nats_url()).await.expect("NATS"));
@@ -156,7 +80,7 @@ impl Served {
 
     /// Every rejection kept for `source`, oldest first; `None` when NATS is not in use.
     async fn rejected(&self, source: &str) -> Option<Vec<RejectedIncident>> {
-        let namespace = self.namespace.as_ref()?;
+        let namespace = self.nats_namespace()?;
         let js = jetstream::new(async_nats::connect(nats_url()).await.expect("NATS"));
         let stream = js
             .get_stream(format!("REJECTED_{namespace}"))
@@ -186,20 +110,11 @@ impl Served {
 
     /// The subject an incident of `source` would have come on.
     fn incident_subject(&self, source: &str) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}.incidents.{source}"),
-            None => format!("incidents.{source}"),
-        }
+        self.w.subject(&format!("incidents.{source}"))
     }
 
-    async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(20), running.wait())
-                .await
-                .expect("every service stops within 20 s")
-                .expect("no service failed");
-        }
+    async fn stop(self) {
+        self.w.stop().await;
     }
 }
 
