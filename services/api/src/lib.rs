@@ -44,7 +44,7 @@ pub use limit::RateLimiter;
 pub use receipts::Receipts;
 pub use state::ApiState;
 
-use routes::{ops, supervise, tickets, work};
+use routes::{live, ops, supervise, tickets, work};
 
 /// The largest request body accepted: complaints and commands are small.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -137,6 +137,9 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(supervise::alerts))
         .routes(routes!(supervise::board_live))
         .routes(routes!(supervise::department_notices))
+        .routes(routes!(live::community_queue))
+        .routes(routes!(live::dispatch_queue))
+        .routes(routes!(live::department_queue))
         .routes(routes!(webhooks::publish_incident))
         .routes(routes!(webhooks::alertmanager))
 }

@@ -1,5 +1,6 @@
 //! The routes, by who uses them.
 
+pub mod live;
 pub mod ops;
 pub mod supervise;
 pub mod tickets;

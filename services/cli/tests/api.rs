@@ -1201,3 +1201,77 @@ async fn bad_requests_get_a_problem_saying_what_to_do() {
     assert_eq!(ready.json()["database"], true);
     w.stop().await;
 }
+
+/// Reads the server-sent events of `path` until one holds `needle`, for at most 10 s.
+async fn until_event(address: SocketAddr, path: &str, token: &str, needle: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: whistle\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut seen = String::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !seen.contains(needle) {
+            let n = stream.read(&mut buffer).await.expect("read events");
+            assert!(n > 0, "the event stream ended: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no event with {needle} on {path}: {seen}"));
+    seen
+}
+
+#[tokio::test]
+async fn live_queues_show_new_work_without_a_reload() {
+    let w = serve(false, false, 1_000).await;
+    let community = w.token("community", "community:hongqili", "hongqili-li");
+    let first = until_event(
+        w.address(),
+        "/api/communities/hongqili/queue/live",
+        &community,
+        "event: queue",
+    );
+    let answer = call(
+        w.address(),
+        "POST",
+        "/api/complaints",
+        None,
+        json_body(
+            json!({"category": "drains", "community": "hongqili", "description": "井盖缺失"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let ticket = answer.json()["ticket"].as_str().expect("ticket").to_owned();
+    // Whether the first event already held it or a later one does, it arrives.
+    let seen = first.await;
+    let seen = if seen.contains(&ticket) {
+        seen
+    } else {
+        until_event(
+            w.address(),
+            "/api/communities/hongqili/queue/live",
+            &community,
+            &ticket,
+        )
+        .await
+    };
+    assert!(
+        seen.contains("event: queue") && seen.contains(&ticket),
+        "{seen}"
+    );
+    let supervisor = w.token("supervisor", "city", "city-du");
+    let board = until_event(
+        w.address(),
+        "/api/sla/board/live",
+        &supervisor,
+        "event: board",
+    )
+    .await;
+    assert!(board.contains("\"received\":1"), "{board}");
+    w.stop().await;
+}
