@@ -71,6 +71,16 @@ ensure_nats() {
     wait_for_port 4222 NATS
 }
 
+# The API tests drive whistle with published Python tools (schemathesis, Open311 clients),
+# each installed by its own script into a venv under target/: they need Python 3 with venv.
+ensure_python() {
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        return
+    fi
+    apt_install python3 python3-venv
+}
+
 ensure_postgres
 ensure_nats
-log "PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are up"
+ensure_python
+log "PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are up; Python 3 with venv is installed"
