@@ -15,9 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -28,7 +26,6 @@ use whistle_events::{ActorId, CommunityId, DepartmentId, DistrictId, StreetId};
 use whistle_store::EventStore;
 
 use crate::error::ApiError;
-use crate::state::ApiState;
 
 /// What a caller does; each role sees and touches only its scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -526,33 +523,6 @@ pub fn new_api_key() -> Result<String, String> {
 pub fn api_key_hash(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A caller that must be authenticated: missing credentials are a 401.
-impl FromRequestParts<ApiState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        match state.auth.authenticate(&parts.headers).await? {
-            Some(principal) => Ok(principal),
-            None => Err(ApiError::unauthorized(
-                "missing_credentials",
-                "this route needs `Authorization: Bearer <token>` (people) or `X-Api-Key: <key>` (systems); get a token with `whistle token`",
-            )),
-        }
-    }
-}
-
-/// A caller that may be anonymous (public intake).
-#[derive(Debug, Clone)]
-pub struct MaybePrincipal(pub Option<Principal>);
-
-impl FromRequestParts<ApiState> for MaybePrincipal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        state.auth.authenticate(&parts.headers).await.map(Self)
-    }
 }
 
 #[cfg(test)]

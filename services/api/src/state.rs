@@ -187,3 +187,30 @@ where
         .parse::<T>()
         .map_err(|e| ApiError::bad_request("invalid_id", format!("{field}: {e}")))
 }
+
+/// A caller that must be authenticated: missing credentials are a 401.
+impl FromRequestParts<ApiState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        match state.auth.authenticate(&parts.headers).await? {
+            Some(principal) => Ok(principal),
+            None => Err(ApiError::unauthorized(
+                "missing_credentials",
+                "this route needs `Authorization: Bearer <token>` (people) or `X-Api-Key: <key>` (systems); get a token with `whistle token`",
+            )),
+        }
+    }
+}
+
+/// A caller that may be anonymous (public intake).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<ApiState> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        state.auth.authenticate(&parts.headers).await.map(Self)
+    }
+}

@@ -17,10 +17,10 @@ use whistle_events::{
 use whistle_ticket::{SummonsState, TicketCommand};
 
 use crate::access::{Duty, Target, authorize, sees};
-use crate::auth::{MaybePrincipal, Principal, Role};
+use crate::auth::{Principal, Role};
 use crate::contact::{ContactOut, contact_for};
 use crate::error::{ApiError, Problem};
-use crate::state::{ApiState, Body, Loaded, Params, Segments, parse_id};
+use crate::state::{ApiState, Body, Loaded, MaybePrincipal, Params, Segments, parse_id};
 
 /// A complaint, as a resident, operator or grid worker submits it.
 #[derive(Debug, Deserialize, ToSchema)]
