@@ -66,12 +66,11 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Deserialize;
 use whistle_events::ticket::{Received, SlaClock};
 use whistle_events::{
-    Category, Channel, CommunityId, DepartmentId, EventMetadata, ReporterContact, Text,
-    TicketEvent, TicketId, Urgency,
+    Category, Channel, CommunityId, DepartmentId, ReporterContact, Text, TicketEvent, TicketId,
+    Urgency,
 };
 use whistle_sla::facts::TicketFacts;
 use whistle_sla::stats::Stage;
-use whistle_ticket::TicketCommand;
 
 use crate::access::{Duty, Target, authorize};
 use crate::error::ApiError;
@@ -802,20 +801,10 @@ async fn create_request(
         source: None,
         sealed_reporter: None,
     };
-    let ticket = TicketId::new_random();
-    state
-        .tickets
-        .execute(
-            ticket,
-            TicketCommand::Receive(received),
-            &EventMetadata::by(principal.actor().clone()),
-        )
-        .await
-        .map_err(|e| Open311Error::api(format, e.into()))?;
-    let token = state
-        .receipts
-        .token(&ticket)
-        .map_err(|e| Open311Error::api(format, e))?;
+    let (ticket, token) =
+        crate::routes::tickets::receive(&state, principal.actor().clone(), received)
+            .await
+            .map_err(|e| Open311Error::api(format, e))?;
     let community_name = state
         .catalogue
         .name_of(community.as_str())

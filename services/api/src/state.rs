@@ -9,7 +9,7 @@ use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
 use whistle_clock::Clock;
 use whistle_department::Notices;
-use whistle_events::{DepartmentId, Location, TicketId};
+use whistle_events::{CommunityId, DepartmentId, Location, StreetId, TicketId};
 use whistle_routing::Catalogue;
 use whistle_sla::calendar::Calendar;
 use whistle_sla::policy::PolicyBook;
@@ -108,6 +108,59 @@ impl ApiState {
         let loaded = self.load_ticket(id).await?;
         authorize(principal, duty, loaded.target(), &self.catalogue)?;
         Ok(loaded)
+    }
+
+    /// The community a path names: 400 for a malformed code, 404 for one not in the
+    /// jurisdiction tree.
+    pub fn community_in_path(&self, code: &str) -> Result<CommunityId, ApiError> {
+        let community: CommunityId = parse_id("community", code)?;
+        match self.catalogue.community(&community) {
+            Some(_) => Ok(community),
+            None => Err(ApiError::not_found(
+                "unknown_community",
+                format!(
+                    "no community `{community}` in the jurisdiction tree; see /api/jurisdiction"
+                ),
+            )),
+        }
+    }
+
+    /// The street a path names: 400 for a malformed code, 404 for one not in the tree.
+    pub fn street_in_path(&self, code: &str) -> Result<StreetId, ApiError> {
+        let street: StreetId = parse_id("street", code)?;
+        match self.catalogue.street(&street) {
+            Some(_) => Ok(street),
+            None => Err(ApiError::not_found(
+                "unknown_street",
+                format!("no street `{street}` in the jurisdiction tree; see /api/jurisdiction"),
+            )),
+        }
+    }
+
+    /// The department a path names: 400 for a malformed code, 404 for one not in the
+    /// catalogue.
+    pub fn department_in_path(&self, code: &str) -> Result<DepartmentId, ApiError> {
+        let department: DepartmentId = parse_id("department", code)?;
+        if self.catalogue.departments().any(|(d, _)| *d == department) {
+            Ok(department)
+        } else {
+            Err(ApiError::not_found(
+                "unknown_department",
+                format!("no department `{department}` in the catalogue; see /api/jurisdiction"),
+            ))
+        }
+    }
+
+    /// The department a request body names: as [`ApiState::department_in_path`], but an
+    /// unknown one is content the caller got wrong (422), not a missing resource.
+    pub fn department_in_body(&self, code: &str) -> Result<DepartmentId, ApiError> {
+        self.department_in_path(code).map_err(|e| {
+            if e.code() == "unknown_department" {
+                ApiError::unprocessable("unknown_department", e.detail().to_owned())
+            } else {
+                e
+            }
+        })
     }
 
     /// Loads a ticket without authorization (for receipt holders, whose token is their

@@ -10,13 +10,11 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde_json::Value;
-use whistle_events::{CommunityId, StreetId};
 
 use crate::access::{Duty, Target, authorize};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::routes::work::existing_department;
-use crate::state::{ApiState, Segments, parse_id};
+use crate::state::{ApiState, Segments};
 
 /// How often a live view is read again.
 const EVERY: Duration = Duration::from_secs(1);
@@ -66,13 +64,7 @@ pub async fn community_queue(
     principal: Principal,
     Segments(community): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let community: CommunityId = parse_id("community", &community)?;
-    if state.catalogue.community(&community).is_none() {
-        return Err(ApiError::not_found(
-            "unknown_community",
-            format!("no community `{community}` in the jurisdiction tree; see /api/jurisdiction"),
-        ));
-    }
+    let community = state.community_in_path(&community)?;
     authorize(
         &principal,
         Duty::CommunityWork,
@@ -103,13 +95,7 @@ pub async fn dispatch_queue(
     principal: Principal,
     Segments(street): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let street: StreetId = parse_id("street", &street)?;
-    if state.catalogue.street(&street).is_none() {
-        return Err(ApiError::not_found(
-            "unknown_street",
-            format!("no street `{street}` in the jurisdiction tree; see /api/jurisdiction"),
-        ));
-    }
+    let street = state.street_in_path(&street)?;
     authorize(
         &principal,
         Duty::StreetDispatch,
@@ -140,7 +126,7 @@ pub async fn department_queue(
     principal: Principal,
     Segments(department): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let department = existing_department(&state, &department)?;
+    let department = state.department_in_path(&department)?;
     authorize(
         &principal,
         Duty::DepartmentWork,

@@ -20,8 +20,7 @@ use whistle_sla::views::{self, Rules};
 use crate::access::{Duty, Target, authorize, sees};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::routes::tickets::Page;
-use crate::routes::work::existing_department;
+use crate::routes::tickets::{Page, summoned};
 use crate::state::{ApiState, Params, Segments};
 
 /// `?as_of=` on boards.
@@ -74,11 +73,10 @@ async fn scoped_facts(
     Ok(facts
         .into_iter()
         .filter(|f| {
-            let departments: Vec<_> = f.summonses.iter().map(|s| s.department.clone()).collect();
             sees(
                 &principal.scope,
                 &f.location,
-                &departments,
+                &summoned(f),
                 &state.catalogue,
             )
         })
@@ -375,7 +373,7 @@ pub async fn department_notices(
     principal: Principal,
     Segments(department): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let department = existing_department(&state, &department)?;
+    let department = state.department_in_path(&department)?;
     authorize(
         &principal,
         Duty::DepartmentWork,

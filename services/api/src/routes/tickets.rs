@@ -176,20 +176,11 @@ pub async fn submit_complaint(
         source: None,
         sealed_reporter: None,
     };
-    let ticket = TicketId::new_random();
     let actor = match &principal {
         Some(p) => p.actor().clone(),
         None => parse_id("actor", "resident")?,
     };
-    state
-        .tickets
-        .execute(
-            ticket,
-            TicketCommand::Receive(received),
-            &EventMetadata::by(actor),
-        )
-        .await?;
-    let token = state.receipts.token(&ticket)?;
+    let (ticket, token) = receive(&state, actor, received).await?;
     Ok((
         StatusCode::CREATED,
         Json(ReceiptOut {
@@ -198,6 +189,25 @@ pub async fn submit_complaint(
             receipt_token: token,
         }),
     ))
+}
+
+/// Records a complaint typed in by a person (the form, Open311) under a new ticket id,
+/// and gives the ticket and the resident's receipt token.
+pub async fn receive(
+    state: &ApiState,
+    actor: whistle_events::ActorId,
+    received: Received,
+) -> Result<(TicketId, String), ApiError> {
+    let ticket = TicketId::new_random();
+    state
+        .tickets
+        .execute(
+            ticket,
+            TicketCommand::Receive(received),
+            &EventMetadata::by(actor),
+        )
+        .await?;
+    Ok((ticket, state.receipts.token(&ticket)?))
 }
 
 /// What a resident sees of their complaint.
@@ -635,6 +645,17 @@ pub async fn clocks(
     })))
 }
 
+/// Every department summoned on a ticket, in the order first summoned, each once.
+pub fn summoned(facts: &whistle_sla::facts::TicketFacts) -> Vec<DepartmentId> {
+    let mut departments: Vec<DepartmentId> = Vec::new();
+    for summons in &facts.summonses {
+        if !departments.contains(&summons.department) {
+            departments.push(summons.department.clone());
+        }
+    }
+    departments
+}
+
 /// Filters and paging of ticket lists.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -785,16 +806,7 @@ pub async fn list_tickets(
         .into_iter()
         .map(|r| r.facts)
         .filter_map(|facts| {
-            let departments: Vec<DepartmentId> = facts
-                .summonses
-                .iter()
-                .map(|s| s.department.clone())
-                .fold(Vec::new(), |mut all, d| {
-                    if !all.contains(&d) {
-                        all.push(d);
-                    }
-                    all
-                });
+            let departments = summoned(&facts);
             let visible = sees(
                 &principal.scope,
                 &facts.location,

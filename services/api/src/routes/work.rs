@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use whistle_community::Workstation;
 use whistle_department::Desk;
 use whistle_events::ticket::SupervisionLevel;
-use whistle_events::{CommunityId, DepartmentId, EventMetadata, LiaisonId, StreetId, Text};
+use whistle_events::{DepartmentId, EventMetadata, LiaisonId, Text};
 use whistle_street::Dispatcher;
 use whistle_ticket::TicketCommand;
 
@@ -55,13 +55,7 @@ pub async fn community_queue(
     principal: Principal,
     Segments(community): Segments<String>,
 ) -> Result<Json<Vec<whistle_community::CommunityEntry>>, ApiError> {
-    let community: CommunityId = parse_id("community", &community)?;
-    if state.catalogue.community(&community).is_none() {
-        return Err(ApiError::not_found(
-            "unknown_community",
-            format!("no community `{community}` in the jurisdiction tree; see /api/jurisdiction"),
-        ));
-    }
+    let community = state.community_in_path(&community)?;
     authorize(
         &principal,
         Duty::CommunityWork,
@@ -204,13 +198,7 @@ pub async fn dispatch_queue(
     principal: Principal,
     Segments(street): Segments<String>,
 ) -> Result<Json<Vec<whistle_street::DispatchEntry>>, ApiError> {
-    let street: StreetId = parse_id("street", &street)?;
-    if state.catalogue.street(&street).is_none() {
-        return Err(ApiError::not_found(
-            "unknown_street",
-            format!("no street `{street}` in the jurisdiction tree; see /api/jurisdiction"),
-        ));
-    }
+    let street = state.street_in_path(&street)?;
     authorize(
         &principal,
         Duty::StreetDispatch,
@@ -266,10 +254,10 @@ pub async fn whistle(
         Some(list) => {
             let departments = list
                 .iter()
-                .map(|d| known_department(&state, d))
+                .map(|d| state.department_in_body(d))
                 .collect::<Result<Vec<_>, _>>()?;
             let lead = match body.lead.as_deref() {
-                Some(l) => known_department(&state, l)?,
+                Some(l) => state.department_in_body(l)?,
                 None => departments.first().cloned().ok_or_else(|| {
                     ApiError::unprocessable(
                         "no_departments",
@@ -317,18 +305,6 @@ pub async fn whistle(
         )
         .await?;
     after(&state, &principal, &loaded).await
-}
-
-fn known_department(state: &ApiState, code: &str) -> Result<DepartmentId, ApiError> {
-    let department: DepartmentId = parse_id("department", code)?;
-    if state.catalogue.departments().any(|(d, _)| *d == department) {
-        Ok(department)
-    } else {
-        Err(ApiError::unprocessable(
-            "unknown_department",
-            format!("no department `{department}` in the catalogue; see /api/jurisdiction"),
-        ))
-    }
 }
 
 /// Approve a department's extension request (延期).
@@ -462,7 +438,7 @@ pub async fn department_queue(
     principal: Principal,
     Segments(department): Segments<String>,
 ) -> Result<Json<Vec<whistle_department::QueueEntry>>, ApiError> {
-    let department = existing_department(&state, &department)?;
+    let department = state.department_in_path(&department)?;
     authorize(
         &principal,
         Duty::DepartmentWork,
@@ -473,19 +449,6 @@ pub async fn department_queue(
         .await
         .map_err(ApiError::unavailable)?;
     Ok(Json(entries))
-}
-
-/// A department in the catalogue, or 404.
-pub fn existing_department(state: &ApiState, code: &str) -> Result<DepartmentId, ApiError> {
-    let department: DepartmentId = parse_id("department", code)?;
-    if state.catalogue.departments().any(|(d, _)| *d == department) {
-        Ok(department)
-    } else {
-        Err(ApiError::not_found(
-            "unknown_department",
-            format!("no department `{department}` in the catalogue; see /api/jurisdiction"),
-        ))
-    }
 }
 
 /// The liaison behind a request on `department`'s summons: the caller, who must be one
@@ -725,7 +688,7 @@ pub async fn open_supervision(
     let department = body
         .department
         .as_deref()
-        .map(|d| known_department(&state, d))
+        .map(|d| state.department_in_body(d))
         .transpose()?;
     state
         .tickets
