@@ -149,6 +149,7 @@ async fn measure(
             keys: Default::default(),
             intake_burst: 10,
             intake_per_minute: 6,
+            web_dir: None,
         },
         shutdown.clone(),
     )

@@ -44,7 +44,7 @@ pub use limit::RateLimiter;
 pub use receipts::Receipts;
 pub use state::ApiState;
 
-use routes::{live, ops, supervise, tickets, work};
+use routes::{live, ops, session, supervise, tickets, work};
 
 /// The largest request body accepted: complaints and commands are small.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -65,6 +65,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
         (name = "department", description = "部门: claim (报到), decline (退单), progress, result, extensions"),
         (name = "supervisor", description = "督办: boards, rankings, at-risk and breached lists, what-if, supervision"),
         (name = "live", description = "Server-sent event streams"),
+        (name = "session", description = "Who is signed in; demo accounts with demo data"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -104,6 +105,9 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::jurisdiction))
+        .routes(routes!(session::me))
+        .routes(routes!(session::demo_accounts))
+        .routes(routes!(session::demo_sign_in))
         .routes(routes!(tickets::submit_complaint))
         .routes(routes!(tickets::follow))
         .routes(routes!(tickets::rate))
@@ -132,6 +136,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(supervise::board))
         .routes(routes!(supervise::at_risk))
         .routes(routes!(supervise::breached))
+        .routes(routes!(supervise::drill))
         .routes(routes!(supervise::ranking))
         .routes(routes!(supervise::what_if))
         .routes(routes!(supervise::alerts))
@@ -163,7 +168,7 @@ pub fn router(state: ApiState) -> Router {
     let (documented, api) = documented().split_for_parts();
     let api = std::sync::Arc::new(api);
     documented
-        .route("/", get(ops::index))
+        .route("/about", get(ops::index))
         .route("/docs", get(docs::page))
         .route(
             "/openapi.json",

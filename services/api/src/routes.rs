@@ -2,6 +2,7 @@
 
 pub mod live;
 pub mod ops;
+pub mod session;
 pub mod supervise;
 pub mod tickets;
 pub mod work;

@@ -62,6 +62,8 @@ pub struct ApiState {
     pub nats: Option<async_nats::Client>,
     /// "embedded" or "NATS JetStream".
     pub mode: &'static str,
+    /// The demo accounts the consoles offer (only with demo data; empty otherwise).
+    pub demo_accounts: Arc<[crate::routes::session::DemoAccount]>,
 }
 
 impl std::fmt::Debug for ApiState {

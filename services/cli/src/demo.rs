@@ -1015,3 +1015,127 @@ impl Demo<'_> {
         Ok(vec![rubbish, pipe, parking])
     }
 }
+
+/// The accounts the consoles offer for one-click sign-in when `serve` runs with demo data:
+/// one or more per role, named after the people of the demo tickets.
+pub fn accounts() -> Vec<whistle_api::routes::session::DemoAccount> {
+    use whistle_api::Role;
+    [
+        (
+            "operator-hotline",
+            "hotline-zhou",
+            Role::Operator,
+            "city",
+            "12345热线 周",
+        ),
+        (
+            "grid-hongqili",
+            "hongqili-grid-ma",
+            Role::GridWorker,
+            "community:hongqili",
+            "红旗里社区 网格员 马",
+        ),
+        (
+            "community-hongqili",
+            "hongqili-li",
+            Role::Community,
+            "community:hongqili",
+            "红旗里社区 李",
+        ),
+        (
+            "community-hejianli",
+            "hejianli-zhang",
+            Role::Community,
+            "community:hejianli",
+            "河涧里社区 张",
+        ),
+        (
+            "community-xinchengshi",
+            "xinchengshi-xu",
+            Role::Community,
+            "community:xinchengshi",
+            "新城市社区 徐",
+        ),
+        (
+            "street-wenhualu",
+            "wenhualu-dispatch",
+            Role::Street,
+            "street:wenhualu",
+            "文化路街道 调度",
+        ),
+        (
+            "street-yangming",
+            "yangming-dispatch",
+            Role::Street,
+            "street:yangming",
+            "阳明街道 调度",
+        ),
+        (
+            "street-tongjiang",
+            "tongjiang-dispatch",
+            Role::Street,
+            "street:tongjiang",
+            "通江街道 调度",
+        ),
+        (
+            "liaison-zhujian-wang",
+            "zhujian-wang",
+            Role::Liaison,
+            "department:zhujian",
+            "住建 王",
+        ),
+        (
+            "liaison-zhujian-liu",
+            "zhujian-liu",
+            Role::Liaison,
+            "department:zhujian",
+            "住建 刘",
+        ),
+        (
+            "liaison-huanwei-zhao",
+            "huanwei-zhao",
+            Role::Liaison,
+            "department:huanwei",
+            "环卫 赵",
+        ),
+        (
+            "liaison-chengguan-qian",
+            "chengguan-qian",
+            Role::Liaison,
+            "department:chengguan",
+            "城管中队 钱",
+        ),
+        (
+            "liaison-paichusuo-sun",
+            "paichusuo-sun",
+            Role::Liaison,
+            "department:paichusuo",
+            "派出所 孙",
+        ),
+        (
+            "supervisor-city",
+            "city-duban",
+            Role::Supervisor,
+            "city",
+            "市督办",
+        ),
+        (
+            "supervisor-haigang",
+            "haigang-duban",
+            Role::Supervisor,
+            "district:haigang",
+            "海港区督办",
+        ),
+    ]
+    .into_iter()
+    .map(
+        |(name, subject, role, scope, label)| whistle_api::routes::session::DemoAccount {
+            name: name.to_owned(),
+            subject: subject.to_owned(),
+            role,
+            scope: scope.to_owned(),
+            label: label.to_owned(),
+        },
+    )
+    .collect()
+}

@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Complaints one address may submit per minute after the burst, without signing in.
     #[arg(long, env = "WHISTLE_INTAKE_PER_MINUTE", default_value_t = 6)]
     pub intake_per_minute: u32,
+    /// Serve the consoles' files from this folder, read on every request, instead of the
+    /// copies built into the binary (for work on the pages: `services/web/assets`).
+    #[arg(long, env = "WHISTLE_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The SLA policy and calendar `serve` times tickets with.
@@ -318,6 +322,11 @@ pub async fn start(
         calendar,
         registry: Arc::new(registry),
         mode,
+        demo_accounts: if args.demo {
+            crate::demo::accounts().into()
+        } else {
+            Arc::from([])
+        },
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -328,7 +337,13 @@ pub async fn start(
             )
         })?;
     let address = listener.local_addr()?;
-    let app = whistle_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let consoles = match &args.web_dir {
+        Some(dir) => whistle_web::Assets::from_dir(dir),
+        None => whistle_web::Assets::BuiltIn,
+    };
+    let app = whistle_api::router(state)
+        .merge(whistle_web::routes(consoles))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     tasks.spawn(async move {
         axum::serve(listener, app)
@@ -372,6 +387,12 @@ pub async fn run(store_args: &StoreArgs, args: &ServeArgs) -> anyhow::Result<()>
         ),
         running.address
     );
+    if args.demo {
+        println!(
+            "consoles: http://{}/sign-in offers the demo accounts (one per role; demo data only)",
+            running.address
+        );
+    }
     println!(
         "API: http://{}/docs · staff sign in with a token from `whistle token --role <role> --scope <scope>`",
         running.address

@@ -437,6 +437,27 @@ fn routes(ticket: TicketId) -> Vec<Route> {
         ),
         route(
             "GET",
+            "/api/sla/drill?dimension=all&key=all&period=all&figure=numerator:response".into(),
+            None,
+            Kind::Anywhere,
+            &["street", "supervisor"],
+        ),
+        route(
+            "GET",
+            "/api/me".into(),
+            None,
+            Kind::Anywhere,
+            &[
+                "operator",
+                "grid_worker",
+                "community",
+                "street",
+                "liaison",
+                "supervisor",
+            ],
+        ),
+        route(
+            "GET",
             "/api/sla/what-if".into(),
             None,
             Kind::Anywhere,

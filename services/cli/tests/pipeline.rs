@@ -522,7 +522,7 @@ async fn a_complaint_goes_the_whole_path_embedded() {
         body.contains("whistle_consumer_events_total{consumer=\"street\",outcome=\"applied\"}"),
         "{body}"
     );
-    let (status, body) = get(w.address(), "/", None).await;
+    let (status, body) = get(w.address(), "/about", None).await;
     assert_eq!(status, 200);
     assert!(
         body.contains("文化路街道") && body.contains("zhujian"),

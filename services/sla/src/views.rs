@@ -14,8 +14,8 @@ use crate::facts::TicketFacts;
 use crate::policy::{PolicyBook, PolicyError};
 use crate::projection::ticket_records;
 use crate::stats::{
-    Board, Comparison, PolicyJudge, Ranking, RankingBook, RankingComparison, RankingError,
-    StatsError, board, compare, compare_rankings, ranking,
+    Behind, Board, Comparison, Drill, Group, PolicyJudge, Ranking, RankingBook, RankingComparison,
+    RankingError, StatsError, board, compare, compare_rankings, ranking, tickets_behind,
 };
 
 /// Why a board could not be shown.
@@ -133,6 +133,26 @@ pub fn official_board(
 ) -> Result<Board, ViewError> {
     let judge = PolicyJudge::in_force(rules.policies, rules.calendar);
     Ok(board(facts, &judge, rules.calendar, at)?)
+}
+
+/// The tickets behind one figure of the official board of `facts` at `at`: the drill-down
+/// of a dashboard figure.
+pub fn official_drill(
+    facts: &[TicketFacts],
+    rules: Rules<'_>,
+    at: DateTime<Utc>,
+    group: &Group,
+    drill: Drill,
+) -> Result<Vec<Behind>, ViewError> {
+    let judge = PolicyJudge::in_force(rules.policies, rules.calendar);
+    Ok(tickets_behind(
+        facts,
+        &judge,
+        rules.calendar,
+        at,
+        group,
+        drill,
+    )?)
 }
 
 /// A recomputation beside the official figures.

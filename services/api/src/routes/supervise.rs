@@ -12,15 +12,15 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use whistle_sla::facts::TicketFacts;
-use whistle_sla::stats::{AlertedClock, Board};
+use whistle_sla::stats::{AlertedClock, Board, Dimension, Drill, Group, Period};
 use whistle_sla::views::{self, Rules};
 
 use crate::access::{Duty, Target, authorize, sees};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::routes::tickets::{Page, summoned};
+use crate::routes::tickets::{Page, TicketSummaryOut, summoned};
 use crate::state::{ApiState, Params, Segments};
 
 /// `?as_of=` on boards.
@@ -182,6 +182,140 @@ pub async fn breached(
 ) -> Result<Json<Page<AlertedClock>>, ApiError> {
     let board = scoped_board(&state, &principal, None).await?;
     Ok(Json(clock_page(board.breached, query)?))
+}
+
+/// Which figure to drill into.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DrillQuery {
+    /// The group's dimension: `all`, `district`, `street`, `community`, `category` or
+    /// `department`.
+    pub dimension: String,
+    /// The group's key: a code, a category's name, or `all`.
+    pub key: String,
+    /// The period: `all`, a month `YYYY-MM` or a day `YYYY-MM-DD`.
+    pub period: String,
+    /// The figure: `tickets`, `summonses`, `numerator:<rate>`, `denominator:<rate>` or
+    /// `hop:<hop>` (rates: `response`, `resolution`, `satisfaction`,
+    /// `acknowledge_on_time`, `report_in_on_time`, `completion_on_time`, `return`, `redo`,
+    /// `whistle`; hops: `acknowledge`, `call_up_to_whistle`, `whistle_to_report_in`,
+    /// `report_in_to_result`).
+    pub figure: String,
+    /// The board's instant (RFC 3339; default now).
+    pub as_of: Option<String>,
+    /// Page, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub per_page: Option<u32>,
+}
+
+/// A ticket behind a figure.
+#[derive(Debug, serde::Serialize, Deserialize, ToSchema)]
+pub struct DrilledOut {
+    /// How much of the figure it makes (1 for a ticket count; its summonses counted, for
+    /// a count of summonses).
+    pub count: u64,
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketSummaryOut,
+}
+
+fn enumerated<T: serde::de::DeserializeOwned>(
+    field: &str,
+    value: serde_json::Value,
+    hint: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(value.clone()).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_drill",
+            format!("{field}={value} is not one of: {hint}"),
+        )
+    })
+}
+
+fn drill_of(query: &DrillQuery) -> Result<(Group, Drill), ApiError> {
+    let dimension: Dimension = enumerated(
+        "dimension",
+        serde_json::Value::String(query.dimension.trim().to_owned()),
+        "all, district, street, community, category, department",
+    )?;
+    let text = query.period.trim();
+    let period = if text == "all" {
+        Period::All
+    } else if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Period::Day { date }
+    } else {
+        let (year, month) = month(text).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_drill",
+                format!("period={text:?} is not a period; write all, YYYY-MM or YYYY-MM-DD"),
+            )
+        })?;
+        Period::Month { year, month }
+    };
+    let figure = query.figure.trim();
+    let rates = "response, resolution, satisfaction, acknowledge_on_time, report_in_on_time, completion_on_time, return, redo, whistle";
+    let drill = match figure.split_once(':') {
+        None if figure == "tickets" => Drill::Tickets,
+        None if figure == "summonses" => Drill::Summonses,
+        Some(("numerator", rate)) => Drill::Numerator(enumerated("figure", rate.into(), rates)?),
+        Some(("denominator", rate)) => {
+            Drill::Denominator(enumerated("figure", rate.into(), rates)?)
+        }
+        Some(("hop", hop)) => Drill::Hop(enumerated(
+            "figure",
+            hop.into(),
+            "acknowledge, call_up_to_whistle, whistle_to_report_in, report_in_to_result",
+        )?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_drill",
+                format!(
+                    "figure={figure:?} is not a figure; write tickets, summonses, numerator:<rate>, denominator:<rate> or hop:<hop>"
+                ),
+            ));
+        }
+    };
+    Ok((Group::new(dimension, query.key.trim(), period), drill))
+}
+
+/// The tickets behind one figure of the board (in the caller's scope): a group (dimension,
+/// key, period) and which figure of it. Their counts add up to the figure.
+#[utoipa::path(
+    get, path = "/api/sla/drill", tag = "supervisor", params(DrillQuery),
+    responses((status = 200, body = Page<DrilledOut>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn drill(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Params(query): Params<DrillQuery>,
+) -> Result<Json<Page<DrilledOut>>, ApiError> {
+    let (group, figure) = drill_of(&query)?;
+    let as_of = query
+        .as_of
+        .as_deref()
+        .map(|t| instant("as_of", t))
+        .transpose()?;
+    let facts = scoped_facts(&state, &principal, as_of).await?;
+    let at = as_of.unwrap_or_else(|| state.clock.now());
+    let behind = views::official_drill(&facts, rules(&state), at, &group, figure)
+        .map_err(ApiError::internal)?;
+    let mut by_ticket: std::collections::HashMap<_, _> =
+        facts.into_iter().map(|f| (f.ticket, f)).collect();
+    let items = behind
+        .into_iter()
+        .filter_map(|b| {
+            by_ticket.remove(&b.ticket).map(|facts| DrilledOut {
+                count: b.count,
+                ticket: TicketSummaryOut::of(facts),
+            })
+        })
+        .collect();
+    Ok(Json(Page::of(items, query.page, query.per_page)?))
 }
 
 /// `?month=` and more on rankings and what-if.

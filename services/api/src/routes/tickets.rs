@@ -741,6 +741,24 @@ pub struct TicketSummaryOut {
     pub departments: Vec<DepartmentId>,
 }
 
+impl TicketSummaryOut {
+    /// The list item of a ticket's facts.
+    pub fn of(facts: whistle_sla::facts::TicketFacts) -> Self {
+        Self {
+            ticket: facts.ticket,
+            received_at: facts.received_at,
+            stage: serde_json::to_value(whistle_sla::stats::stage(&facts))
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            category: facts.category,
+            urgency: facts.urgency,
+            departments: summoned(&facts),
+            location: facts.location,
+        }
+    }
+}
+
 /// Tickets in the caller's scope, newest first, filtered and paginated.
 #[utoipa::path(
     get, path = "/api/tickets", tag = "tickets",
@@ -822,18 +840,7 @@ pub async fn list_tickets(
                 && department.as_ref().is_none_or(|d| departments.contains(d))
                 && category.is_none_or(|c| facts.category == c)
                 && stage.is_none_or(|s| stage_now == s);
-            keep.then(|| TicketSummaryOut {
-                ticket: facts.ticket,
-                received_at: facts.received_at,
-                stage: serde_json::to_value(stage_now)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                category: facts.category,
-                urgency: facts.urgency,
-                location: facts.location,
-                departments,
-            })
+            keep.then(|| TicketSummaryOut::of(facts))
         })
         .collect();
     items.sort_by_key(|item| std::cmp::Reverse(item.received_at));

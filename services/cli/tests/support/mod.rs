@@ -75,6 +75,7 @@ impl Whistle {
             keys: Default::default(),
             intake_burst: 10,
             intake_per_minute: 6,
+            web_dir: None,
         };
         configure(&mut args);
         let shutdown = CancellationToken::new();
@@ -147,4 +148,48 @@ impl Whistle {
                 .expect("no service failed");
         }
     }
+}
+
+/// One HTTP/1.0 request to `address`: the status and the body. `token` goes in as a bearer
+/// token; `body` as JSON.
+pub async fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let payload = body.map(|b| serde_json::to_vec(b).expect("JSON"));
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: whistle\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if let Some(payload) = &payload {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            payload.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send");
+    if let Some(payload) = &payload {
+        stream.write_all(payload).await.expect("send the body");
+    }
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
