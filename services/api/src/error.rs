@@ -16,6 +16,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: String,
+    /// Who holds what the request wanted (`already_claimed`, `not_holder`).
+    holder: Option<String>,
     /// Extra headers (`WWW-Authenticate`, `Retry-After`).
     headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -35,6 +37,11 @@ pub struct Problem {
     /// What was wrong and what to do.
     #[schema(example = "department zhujian's summons is already claimed by zhujian-wang")]
     pub detail: String,
+    /// Who holds the summons, when the answer is that someone else does
+    /// (`already_claimed`, `not_holder`): the liaison's account, for consoles to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "zhujian-wang")]
+    pub holder: Option<String>,
 }
 
 impl ApiError {
@@ -44,6 +51,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            holder: None,
             headers: Vec::new(),
         }
     }
@@ -156,6 +164,7 @@ impl IntoResponse for ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             code: self.code.to_owned(),
             detail: self.detail,
+            holder: self.holder,
         };
         let text = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());
         let mut response = (
@@ -221,7 +230,16 @@ impl From<CommandError> for ApiError {
                 | TicketError::SelfMerge
                 | TicketError::ExtensionNotInFuture { .. }),
             ) => ApiError::unprocessable(ticket_error_code(&e), e.to_string()),
-            CommandError::Rejected(e) => ApiError::conflict(ticket_error_code(&e), e.to_string()),
+            CommandError::Rejected(e) => {
+                let holder = match &e {
+                    TicketError::AlreadyClaimed { holder, .. }
+                    | TicketError::NotHolder { holder, .. } => Some(holder.to_string()),
+                    _ => None,
+                };
+                let mut error = ApiError::conflict(ticket_error_code(&e), e.to_string());
+                error.holder = holder;
+                error
+            }
             e @ CommandError::Conflict { .. } => ApiError::conflict("ticket_busy", e.to_string()),
             CommandError::Unavailable(cause) => ApiError::unavailable(cause),
             CommandError::OutcomeUnknown(cause) => {

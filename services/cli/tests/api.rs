@@ -831,6 +831,11 @@ async fn a_complaint_goes_through_every_role_over_http() {
     };
     assert_eq!(loser.code(), "already_claimed");
     assert!(loser.body.contains(winner), "{}", loser.body);
+    assert_eq!(
+        loser.json()["holder"],
+        winner,
+        "the problem names the holder for consoles"
+    );
     // The liaison holding it sees the contact in full (they call the resident).
     let seen = call(
         a,

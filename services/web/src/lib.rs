@@ -33,6 +33,9 @@ include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 pub const PAGES: &[(&str, &str)] = &[
     ("/", "index.html"),
     ("/sign-in", "sign-in.html"),
+    ("/console/liaison", "liaison.html"),
+    ("/console/community", "community.html"),
+    ("/console/street", "street.html"),
 ];
 
 /// Scripts come from this server only, never inline; ECharts sets inline styles.

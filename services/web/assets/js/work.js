@@ -1,0 +1,396 @@
+// What the three work consoles (community, street, liaison) share: names of categories
+// and urgencies, the queue table that follows a live stream, row buttons, countdowns with
+// their test id, and the dialog that asks for a reason, a note or a result before an
+// action and keeps itself open, with the API's answer, when the action fails.
+import { act, addStrings, api, el, fill, liveBadge, problemText, stream, t, countdown } from "./common.js";
+
+addStrings({
+  zh: {
+    "work.col.ticket": "工单",
+    "work.col.matter": "事项",
+    "work.col.place": "地点",
+    "work.col.state": "状态",
+    "work.col.due": "时限",
+    "work.col.actions": "操作",
+    "work.load_failed": "队列加载失败：{detail}",
+    "work.confirm": "确定",
+    "work.cancel": "取消",
+    "work.required": "请填写“{label}”。",
+    "work.refresh": "刷新",
+    "work.urgency.minor": "小事",
+    "work.urgency.major": "大事",
+    "work.urgency.important": "要事",
+    "work.urgency.urgent": "急事",
+    "work.cat.water_power_pipes": "水电管网",
+    "work.cat.gas": "燃气",
+    "work.cat.heating": "供暖",
+    "work.cat.drains": "下水道",
+    "work.cat.sanitation": "环境卫生",
+    "work.cat.street_lighting": "背街小巷路灯",
+    "work.cat.public_security": "社会治安",
+    "work.cat.property_management": "物业管理",
+    "work.cat.parking": "车辆停放",
+    "work.cat.noise": "噪音扰民",
+    "work.cat.building_safety": "房屋安全",
+    "work.cat.other": "其他",
+    "work.channel.hotline": "12345热线",
+    "work.channel.online": "网上投诉",
+    "work.channel.walk_in": "窗口来访",
+    "work.channel.grid": "网格巡查",
+    "work.channel.integration": "外部系统",
+    "work.lead": "牵头",
+  },
+  en: {
+    "work.col.ticket": "Ticket",
+    "work.col.matter": "Matter",
+    "work.col.place": "Place",
+    "work.col.state": "State",
+    "work.col.due": "Deadline",
+    "work.col.actions": "Actions",
+    "work.load_failed": "The queue could not be loaded: {detail}",
+    "work.confirm": "Confirm",
+    "work.cancel": "Cancel",
+    "work.required": "Please fill in “{label}”.",
+    "work.refresh": "Refresh",
+    "work.urgency.minor": "Minor",
+    "work.urgency.major": "Major",
+    "work.urgency.important": "Important",
+    "work.urgency.urgent": "Urgent",
+    "work.cat.water_power_pipes": "Water, power and pipes",
+    "work.cat.gas": "Gas",
+    "work.cat.heating": "Heating",
+    "work.cat.drains": "Drains",
+    "work.cat.sanitation": "Sanitation",
+    "work.cat.street_lighting": "Street lighting",
+    "work.cat.public_security": "Public security",
+    "work.cat.property_management": "Property management",
+    "work.cat.parking": "Parking",
+    "work.cat.noise": "Noise",
+    "work.cat.building_safety": "Building safety",
+    "work.cat.other": "Other",
+    "work.channel.hotline": "12345 hotline",
+    "work.channel.online": "Online",
+    "work.channel.walk_in": "Walk-in",
+    "work.channel.grid": "Grid patrol",
+    "work.channel.integration": "Another system",
+    "work.lead": "Lead",
+  },
+});
+
+// ---------------------------------------------------------------- names
+
+/** A string of ours, or `fallback` when there is none for `key`. */
+function named(key, fallback) {
+  const text = t(key);
+  return text === key ? fallback : text;
+}
+
+/** The category's name (`drains` → 下水道). */
+export const categoryName = (code) => named(`work.cat.${code}`, code);
+
+/** The channel's name (`hotline` → 12345热线). */
+export const channelName = (code) => named(`work.channel.${code}`, code);
+
+/** A badge for the urgency; urgent and important ones stand out. */
+export function urgencyBadge(urgency) {
+  const kind = urgency === "urgent" ? "late" : urgency === "important" ? "warn" : "";
+  return el("span", { class: `badge ${kind}`.trim() }, named(`work.urgency.${urgency}`, urgency));
+}
+
+/** The "lead" (牵头) badge. */
+export const leadBadge = () => el("span", { class: "badge ok" }, t("work.lead"));
+
+/** Where: "文化路街道 红旗里社区 · 红旗里小区 3号楼" (street, community, the resident's words). */
+export function placeText(location, tree, { street = true } = {}) {
+  const loc = location || {};
+  const area = [street && loc.street ? tree.name(loc.street) : null, loc.community ? tree.name(loc.community) : null]
+    .filter(Boolean)
+    .join(" ");
+  return [area, loc.place].filter(Boolean).join(" · ");
+}
+
+/** The ticket's short id, linking to its page. */
+export function ticketLink(id) {
+  return el("a", { href: `/console/ticket?id=${encodeURIComponent(id)}`, class: "ticket-id", title: id }, String(id).slice(0, 8));
+}
+
+/** A running countdown to `due`, marked for tests, with a clock's name before it. */
+export function timer(due, { label, warnSeconds = 300, paused = false } = {}) {
+  const clock = countdown(due, { warnSeconds, paused });
+  clock.setAttribute("data-testid", "countdown");
+  return el("span", { class: "timer" }, label ? el("span", { class: "muted" }, label, " ") : null, clock);
+}
+
+/** A small button of a row: `rowButton("liaison.claim", "claim", onClick, "primary")`. */
+export function rowButton(key, testid, onclick, kind = "") {
+  return el("button", { type: "button", class: kind || null, "data-testid": testid, onclick }, t(key));
+}
+
+/** A muted line of text, or nothing when `text` is empty. */
+export function muted(text) {
+  return text ? el("div", { class: "muted small" }, text) : null;
+}
+
+// ---------------------------------------------------------------- fetch memo
+
+const memos = new Map();
+
+/**
+ * `fn()` once per `ttl` milliseconds for `key` (a ticket's details, say), so a live
+ * stream that sends the queue every time anything changes does not fetch every row again.
+ * A failed fetch is not kept.
+ */
+export function memo(key, ttl, fn) {
+  const kept = memos.get(key);
+  if (kept && Date.now() - kept.at < ttl) return kept.promise;
+  const promise = fn();
+  memos.set(key, { at: Date.now(), promise });
+  promise.catch(() => memos.delete(key));
+  return promise;
+}
+
+/** Forgets what was kept for keys starting with `prefix` (after an action on a ticket). */
+export function forget(prefix) {
+  for (const key of [...memos.keys()]) if (key.startsWith(prefix)) memos.delete(key);
+}
+
+/** A ticket as staff see it, kept for a while. */
+export const ticketDetails = (id, ttl = 30000) => memo(`ticket:${id}`, ttl, () => api(`/api/tickets/${id}`));
+
+/** A ticket's clocks, kept for a while. */
+export const ticketClocks = (id, ttl = 30000) => memo(`clocks:${id}`, ttl, () => api(`/api/tickets/${id}/clocks`));
+
+/** A ticket's timeline, kept for a while. */
+export const ticketTimeline = (id, ttl = 30000) => memo(`timeline:${id}`, ttl, () => api(`/api/tickets/${id}/timeline`));
+
+/** Forgets everything kept about a ticket. */
+export function forgetTicket(id) {
+  for (const kind of ["ticket", "clocks", "timeline"]) forget(`${kind}:${id}`);
+}
+
+const seen = new Map();
+
+/**
+ * Forgets what was kept about ticket `id` when `signature` (what the queue says of it)
+ * differs from the last time: the queue changed, so its details did too.
+ */
+export function noteChange(id, signature) {
+  const key = String(id);
+  if (seen.has(key) && seen.get(key) !== signature) forgetTicket(key);
+  seen.set(key, signature);
+}
+
+/** The running clock called `name` (for `department` if it has its own), from `/clocks`. */
+export function findClock(clocks, name, department = null) {
+  const list = (clocks?.clocks || []).filter((c) => c.clock.clock === name && c.status !== "met" && !c.clock.stopped_at);
+  return list.find((c) => c.clock.department === department) || list.find((c) => !c.clock.department) || null;
+}
+
+// ---------------------------------------------------------------- the queue
+
+/**
+ * The queue table: `data-testid=queue` around a `table.stack`, or the `empty` note.
+ * `columns` are string keys of the header; `draw(rows)` puts the `tr`s in.
+ */
+export function queueView({ columns, emptyKey }) {
+  const body = el("tbody");
+  const table = el("table", { class: "stack queue" }, el("thead", {}, el("tr", {}, columns.map((key) => el("th", {}, t(key))))), body);
+  const empty = el("p", { class: "notice", "data-testid": "empty" }, t(emptyKey));
+  const problem = el("p", { class: "notice error", hidden: true, "data-testid": "queue-problem" });
+  const loading = el("p", { class: "muted" }, t("loading"));
+  const node = el("div", { class: "queue-box", "data-testid": "queue" }, problem, loading);
+  return {
+    node,
+    draw(rows) {
+      problem.hidden = true;
+      fill(body, rows);
+      fill(node, problem, rows.length ? table : empty);
+    },
+    /** Says what went wrong above what is shown (the last good queue stays). */
+    fail(error) {
+      problem.hidden = false;
+      problem.textContent = t("work.load_failed", { detail: problemText(error) });
+      loading.remove();
+    },
+  };
+}
+
+/**
+ * Follows a queue: loads `path`, then redraws on every message of `path + "/live"`.
+ * `build(entries)` (async) turns the queue into rows; a later message wins over an
+ * earlier one still being built. Returns `{ badge, refresh }`: `refresh()` loads the
+ * queue again (after an action) and resolves to its entries.
+ */
+export function followQueue({ path, view, build }) {
+  const badge = liveBadge();
+  let generation = 0;
+  let latest = [];
+
+  async function show(entries) {
+    const mine = ++generation;
+    latest = entries;
+    try {
+      const rows = await build(entries);
+      if (mine === generation) view.draw(rows);
+    } catch (error) {
+      if (mine === generation) view.fail(error);
+    }
+  }
+
+  async function refresh() {
+    try {
+      const entries = await api(path);
+      await show(entries || []);
+      return entries || [];
+    } catch (error) {
+      view.fail(error);
+      return latest;
+    }
+  }
+
+  stream(
+    `${path}/live`,
+    (message) => {
+      if (message.event === "queue" && Array.isArray(message.data)) show(message.data);
+    },
+    (on) => badge.set(on),
+  );
+  refresh();
+  return { badge, refresh, redraw: () => show(latest), entries: () => latest };
+}
+
+/** The page's heading with the live badge and a refresh button beside it. */
+export function heading(titleKey, scopeName, badge, refresh) {
+  return el(
+    "div",
+    { class: "toolbar work-head" },
+    el("h1", {}, t(titleKey), scopeName ? el("small", { class: "muted" }, " · ", scopeName) : null),
+    badge,
+    el("button", { type: "button", class: "link", onclick: refresh }, t("work.refresh")),
+  );
+}
+
+// ---------------------------------------------------------------- the dialog
+
+let fieldCount = 0;
+
+/** A field's box: its label, the input, and a hint below. */
+function labelled(label, input, hint) {
+  input.id = `work-field-${++fieldCount}`;
+  return el("div", { class: "field" }, el("label", { for: input.id }, label), input, hint ? el("div", { class: "hint" }, hint) : null);
+}
+
+/** A text field: `multiline` for a textarea. */
+export function textField({ name, label, testid, value = "", required = true, multiline = true, hint, placeholder }) {
+  const input = multiline
+    ? el("textarea", { name, "data-testid": testid || name, rows: 3, placeholder, maxlength: 2000 })
+    : el("input", { type: "text", name, "data-testid": testid || name, placeholder });
+  input.value = value;
+  return {
+    node: labelled(label, input, hint),
+    name,
+    input,
+    value: () => input.value.trim(),
+    invalid: () => (required && !input.value.trim() ? t("work.required", { label }) : null),
+  };
+}
+
+/** A checkbox. */
+export function checkField({ name, label, testid, checked = false }) {
+  const input = el("input", { type: "checkbox", name, "data-testid": testid || name });
+  input.checked = checked;
+  return {
+    node: el("div", { class: "field" }, el("label", { class: "check" }, input, " ", label)),
+    name,
+    input,
+    value: () => input.checked,
+    invalid: () => null,
+  };
+}
+
+/** A local date and time, given back as an RFC 3339 instant. */
+export function dateTimeField({ name, label, testid, value, hint }) {
+  const two = (n) => String(n).padStart(2, "0");
+  const local = (d) => `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  const input = el("input", { type: "datetime-local", name, "data-testid": testid || name });
+  if (value) input.value = local(new Date(value));
+  return {
+    node: labelled(label, input, hint),
+    name,
+    input,
+    value: () => (input.value ? new Date(input.value).toISOString() : ""),
+    invalid: () => (input.value && !Number.isNaN(new Date(input.value).getTime()) ? null : t("work.required", { label })),
+  };
+}
+
+/**
+ * Asks before an action: a modal dialog with `fields` (from the field makers above, or
+ * any `{ node, name, value(), invalid() }`) and a `confirm` button. On confirm,
+ * `run(values)` is called (through `act()`, so a failure shows the API's detail); the
+ * dialog closes when it succeeds and stays open, with the detail inside, when it fails.
+ * Resolves to `run`'s result, or `undefined` when cancelled.
+ */
+export function ask({ title, intro, fields = [], confirmKey = "work.confirm", danger = false, run, done }) {
+  return new Promise((resolve) => {
+    const problem = el("p", { class: "notice error", hidden: true, "data-testid": "dialog-problem" });
+    const confirm = el("button", { type: "submit", class: danger ? "danger" : "primary", "data-testid": "confirm" }, t(confirmKey));
+    const cancel = el("button", { type: "button", "data-testid": "cancel", onclick: () => finish(undefined) }, t("work.cancel"));
+    const form = el(
+      "form",
+      { novalidate: true, onsubmit: submit },
+      el("h2", {}, title),
+      intro ? (intro instanceof Node ? intro : el("p", { class: "muted" }, intro)) : null,
+      fields.map((f) => f.node),
+      problem,
+      el("div", { class: "actions" }, confirm, cancel),
+    );
+    const dialog = el("dialog", { class: "work-dialog", "data-testid": "dialog" }, form);
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      finish(undefined);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    const first = fields.find((f) => f.input && f.input.type !== "checkbox");
+    if (first) first.input.focus();
+
+    let settled = false;
+    function finish(result) {
+      if (settled) return;
+      settled = true;
+      dialog.close();
+      dialog.remove();
+      resolve(result);
+    }
+
+    async function submit(event) {
+      event.preventDefault();
+      const wrong = fields.map((f) => f.invalid()).find(Boolean);
+      if (wrong) return say(wrong);
+      problem.hidden = true;
+      const values = Object.fromEntries(fields.filter((f) => f.name).map((f) => [f.name, f.value()]));
+      let failure = null;
+      cancel.disabled = true;
+      const result = await act(
+        confirm,
+        async () => {
+          try {
+            return { value: await run(values) };
+          } catch (error) {
+            failure = error;
+            throw error;
+          }
+        },
+        done,
+      );
+      cancel.disabled = false;
+      if (result) finish(result.value ?? true);
+      else say(t("error.generic", { detail: problemText(failure) }));
+    }
+
+    function say(text) {
+      problem.textContent = text;
+      problem.hidden = false;
+    }
+  });
+}
