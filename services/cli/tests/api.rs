@@ -923,6 +923,19 @@ async fn a_complaint_goes_through_every_role_over_http() {
         "{}",
         again.body
     );
+    // The status page now shows the rating and offers no second one; the community's
+    // reply is what the resident was told when it acknowledged.
+    let follow = call(a, "GET", &format!("/api/receipts/{token}"), None, None).await;
+    let follow = follow.json();
+    assert_eq!(follow["can_rate"], false, "{follow}");
+    assert_eq!(follow["rating"]["score"], 5, "{follow}");
+    assert_eq!(follow["rating"]["comment"], "很快，谢谢", "{follow}");
+    let acknowledged = follow["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["what"] == "Acknowledged"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(acknowledged["told"].is_string(), "{follow}");
 
     // The timeline shows every step with actor and time, and no personal data.
     let timeline = call(
@@ -1185,6 +1198,21 @@ async fn bad_requests_get_a_problem_saying_what_to_do() {
         .await,
         422,
         "unknown_location",
+    );
+    problem(
+        &call(
+            a,
+            "POST",
+            "/api/complaints",
+            None,
+            json_body(json!({
+                "category": "drains", "community": "hongqili", "description": "井盖缺失",
+                "contact": {"phone": "12"}
+            })),
+        )
+        .await,
+        422,
+        "invalid_phone",
     );
     problem(
         &call(

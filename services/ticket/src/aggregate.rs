@@ -188,6 +188,11 @@ impl Ticket {
         self.lead.as_ref()
     }
 
+    /// The resident's rating of the current round, once given.
+    pub fn feedback(&self) -> Option<&FeedbackRecorded> {
+        self.feedback.as_ref()
+    }
+
     /// The round of handling (1, or more after reopening).
     pub fn round(&self) -> u32 {
         self.round.max(1)

@@ -162,11 +162,15 @@ pub async fn submit_complaint(
         v.map(|s| s.trim().chars().take(200).collect::<String>())
             .filter(|s| !s.is_empty())
     };
+    let phone = clean(contact.phone);
+    if let Some(phone) = &phone {
+        check_phone(phone)?;
+    }
     let received = Received {
         channel: channel_of(principal.as_ref()),
         reporter: ReporterContact {
             name: clean(contact.name),
-            phone: clean(contact.phone),
+            phone,
             address: clean(contact.address),
         },
         location,
@@ -210,6 +214,25 @@ pub async fn receive(
     Ok((ticket, state.receipts.token(&ticket)?))
 }
 
+/// A telephone number someone can call back: digits, with the usual separators, 5 to 20
+/// digits in all (a mobile, a landline with its area code, an extension).
+fn check_phone(phone: &str) -> Result<(), ApiError> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let separators_only = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+    if separators_only && (5..=20).contains(&digits) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_phone",
+            format!(
+                "contact.phone={phone:?} is not a telephone number to call back; write its digits, e.g. 13812345678 or 0335-3051234, or leave it out"
+            ),
+        ))
+    }
+}
+
 /// What a resident sees of their complaint.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FollowOut {
@@ -229,8 +252,10 @@ pub struct FollowOut {
     pub steps: Vec<StepOut>,
     /// When the ticket is due to be finished, under its SLA policy.
     pub expected_by: Option<DateTime<Utc>>,
-    /// Whether the resident can rate it now.
+    /// Whether the resident can rate it now (resolved, and not rated yet this round).
     pub can_rate: bool,
+    /// The resident's rating of the current round, once given.
+    pub rating: Option<RatingIn>,
 }
 
 /// One step of a ticket's life, as a resident sees it.
@@ -240,6 +265,22 @@ pub struct StepOut {
     pub at: DateTime<Utc>,
     /// What (the event type).
     pub what: String,
+    /// What the resident was told at this step, when anything: the community's reply or
+    /// plan, an extension's reason, the summary of what was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub told: Option<String>,
+}
+
+/// What a resident is told by an event, if anything.
+fn told(event: &whistle_events::TicketEvent) -> Option<String> {
+    use whistle_events::TicketEvent as E;
+    match event {
+        E::Acknowledged(e) => Some(e.reply.to_string()),
+        E::HandledLocally(e) => Some(e.plan.to_string()),
+        E::ExtensionApproved(e) => Some(e.reason.to_string()),
+        E::Resolved(e) => Some(e.summary.to_string()),
+        _ => None,
+    }
 }
 
 /// Follow a complaint by its receipt token.
@@ -275,10 +316,17 @@ pub async fn follow(
             .map(|e| StepOut {
                 at: e.recorded_at,
                 what: e.event.kind().name.to_owned(),
+                told: told(&e.event),
             })
             .collect(),
         expected_by,
-        can_rate: stage == whistle_ticket::Stage::Resolved,
+        can_rate: stage == whistle_ticket::Stage::Resolved && loaded.ticket.feedback().is_none(),
+        rating: loaded.ticket.feedback().map(|f| RatingIn {
+            resolved: f.resolved,
+            satisfied: f.satisfied,
+            score: f.score.map(|s| s.get()),
+            comment: f.comment.as_ref().map(ToString::to_string),
+        }),
     }))
 }
 
@@ -357,7 +405,7 @@ fn stage_zh(stage: whistle_ticket::Stage) -> &'static str {
 }
 
 /// A resident's rating.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingIn {
     /// Is the problem solved?
