@@ -80,7 +80,21 @@ ensure_python() {
     apt_install python3 python3-venv
 }
 
+# The consoles' build fetches ECharts with npm, and their browser tests drive Debian's
+# Chromium with playwright-core (services/web/tests/run.sh installs that from npm).
+ensure_browser() {
+    local missing=()
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # Without a CJK font the screenshots show boxes for every Chinese character.
+    [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
 ensure_postgres
 ensure_nats
 ensure_python
-log "PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are up; Python 3 with venv is installed"
+ensure_browser
+log "PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are up; Python 3 with venv, Node.js and Chromium are installed"

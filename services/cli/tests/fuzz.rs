@@ -7,9 +7,6 @@
 //! into `target/api-fuzz-venv`. When it cannot, this test fails rather than skips, so a
 //! machine without them shows up instead of passing unfuzzed.
 
-use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 mod support;
@@ -42,32 +39,12 @@ async fn fuzz(postgres: bool) {
         })
         .collect();
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("load-tests/api-fuzz/run.sh");
     let spec_url = format!("{base_url}/openapi.json");
-    // The script blocks for minutes: off the runtime, which keeps serving the requests. Its
-    // stdout (schemathesis's reports) and stderr (which pass is which) share one pipe, so the
-    // report reads in the order it was written.
-    let (status, report) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let (mut reader, writer) = std::io::pipe()?;
-        let mut child = Command::new("bash")
-            .arg(&script)
-            .arg(&base_url)
-            .arg(&spec_url)
-            .args(&tokens)
-            .current_dir(&root)
-            .stdout(writer.try_clone()?)
-            .stderr(writer)
-            .spawn()?;
-        // The Command, and with it this process's writing ends, is gone: EOF comes when the
-        // script and everything it started have exited.
-        let mut report = Vec::new();
-        reader.read_to_end(&mut report)?;
-        Ok((child.wait()?, String::from_utf8_lossy(&report).into_owned()))
-    })
-    .await
-    .expect("the fuzz pass's thread")
-    .expect("bash runs load-tests/api-fuzz/run.sh");
+    // The script blocks for minutes; its report holds schemathesis's reports and which pass
+    // is which, in the order they were written.
+    let mut args = vec![base_url, spec_url];
+    args.extend(tokens);
+    let (status, report) = support::run_script("load-tests/api-fuzz/run.sh", args).await;
 
     w.stop().await;
 

@@ -193,3 +193,32 @@ pub async fn http(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Runs the repository's script `script` (a path from the repository's root) with `args`,
+/// off the runtime (which keeps serving the requests it makes), and returns how it exited
+/// and everything it printed. Its stdout and stderr share one pipe, so the output reads in
+/// the order it was written.
+pub async fn run_script(script: &str, args: Vec<String>) -> (std::process::ExitStatus, String) {
+    use std::io::Read as _;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join(script);
+    let shown = script.display().to_string();
+    tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let (mut reader, writer) = std::io::pipe()?;
+        let mut child = std::process::Command::new("bash")
+            .arg(&script)
+            .args(&args)
+            .current_dir(&root)
+            .stdout(writer.try_clone()?)
+            .stderr(writer)
+            .spawn()?;
+        // The Command, and with it this process's writing ends, is gone: EOF comes when the
+        // script and everything it started have exited.
+        let mut output = Vec::new();
+        reader.read_to_end(&mut output)?;
+        Ok((child.wait()?, String::from_utf8_lossy(&output).into_owned()))
+    })
+    .await
+    .expect("the script's thread")
+    .unwrap_or_else(|e| panic!("bash runs {shown}: {e}"))
+}
