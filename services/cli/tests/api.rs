@@ -345,6 +345,13 @@ fn routes(ticket: TicketId) -> Vec<Route> {
             &["street"],
         ),
         route(
+            "GET",
+            "/api/streets/wenhualu/extension-requests".into(),
+            None,
+            Kind::Located,
+            &["street"],
+        ),
+        route(
             "POST",
             t("/whistle"),
             Some(json!({"departments": ["zhujian"], "reason": "再次"})),
@@ -1328,5 +1335,100 @@ async fn live_queues_show_new_work_without_a_reload() {
     )
     .await;
     assert!(board.contains("event: board"), "{board}");
+    w.stop().await;
+}
+
+/// Polls the street's extension requests until `ticket`'s is there (`listed`) or gone.
+async fn extension_listed(
+    address: SocketAddr,
+    street: &str,
+    ticket: &TicketId,
+    listed: bool,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = call(
+            address,
+            "GET",
+            "/api/streets/wenhualu/extension-requests",
+            Some(street),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let found = answer
+            .json()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|r| r["ticket"] == ticket.to_string())
+            .cloned();
+        if found.is_some() == listed {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request is {} listed: {}",
+            if listed { "not" } else { "still" },
+            answer.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_extension_request_waits_on_its_street_until_answered() {
+    let w = serve(false, false, 10).await;
+    let a = w.address();
+    let ticket = w
+        .ticket(("haigang", "wenhualu", "hongqili"), &["zhujian"])
+        .await;
+    let liaison = w.token("liaison", "department:zhujian", "zhujian-wang");
+    let street = w.token("street", "street:wenhualu", "wenhualu-dispatch");
+    let summons = format!("/api/tickets/{ticket}/summons/zhujian");
+    let claimed = call(a, "POST", &format!("{summons}/claim"), Some(&liaison), None).await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    let until = (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339();
+    for answer in ["deny", "approve"] {
+        let asked = call(
+            a,
+            "POST",
+            &format!("{summons}/extension"),
+            Some(&liaison),
+            json_body(json!({"until": until, "reason": "需协调物业停水后施工"})),
+        )
+        .await;
+        assert_eq!(asked.status, 200, "{}", asked.body);
+        let waiting = extension_listed(a, &street, &ticket, true)
+            .await
+            .expect("listed");
+        assert_eq!(waiting["department"], "zhujian");
+        assert_eq!(waiting["liaison"], "zhujian-wang");
+        assert_eq!(waiting["reason"], "需协调物业停水后施工");
+        assert_eq!(waiting["category"], "drains");
+        let answered = call(
+            a,
+            "POST",
+            &format!("{summons}/extension/{answer}"),
+            Some(&street),
+            json_body(json!({"reason": "同意，请按期完成"})),
+        )
+        .await;
+        assert_eq!(answered.status, 200, "{answer}: {}", answered.body);
+        extension_listed(a, &street, &ticket, false).await;
+    }
+    let elsewhere = w.token("street", "street:tongjiang", "tongjiang-dispatch");
+    let refused = call(
+        a,
+        "GET",
+        "/api/streets/wenhualu/extension-requests",
+        Some(&elsewhere),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (403, "out_of_scope")
+    );
     w.stop().await;
 }

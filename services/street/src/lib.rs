@@ -25,8 +25,8 @@ use whistle_consumer::{
 };
 use whistle_events::subjects::PublishedEvent;
 use whistle_events::{
-    ActorId, Category, DepartmentId, EventMetadata, Location, StreetId, Text, TicketEvent,
-    TicketId, Urgency,
+    ActorId, Category, DepartmentId, EventMetadata, LiaisonId, Location, StreetId, Text,
+    TicketEvent, TicketId, Urgency,
 };
 use whistle_routing::{Catalogue, DispatchPolicy, Route};
 use whistle_store::{EventStore, RowChange, StoreError};
@@ -34,6 +34,51 @@ use whistle_ticket::{CommandError, Stage, SummonsState, Ticket, TicketCommand, T
 
 /// The read model's table.
 pub const QUEUE: &str = "dispatch_queue";
+
+/// The read model of extension requests waiting for a street's answer.
+pub const EXTENSIONS: &str = "extension_requests";
+
+/// A department asks the street for more time, and the street has not answered yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionRequest {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// The street that answers.
+    pub street: StreetId,
+    /// The department asking.
+    pub department: DepartmentId,
+    /// The liaison asking.
+    pub liaison: LiaisonId,
+    /// The new deadline asked for.
+    pub until: DateTime<Utc>,
+    /// Why (the resident is told).
+    pub reason: String,
+    /// When it was asked.
+    pub requested_at: DateTime<Utc>,
+    /// Where the problem is.
+    pub location: Location,
+    /// What kind of problem.
+    pub category: Category,
+    /// How urgent.
+    pub urgency: Urgency,
+    /// What the resident said.
+    pub description: String,
+}
+
+fn extension_key(street: &StreetId, ticket: &TicketId, department: &DepartmentId) -> String {
+    format!("{street}/{ticket}/{department}")
+}
+
+/// The extension requests waiting for `street`'s answer, oldest first.
+pub async fn extension_requests(
+    store: &EventStore,
+    street: &StreetId,
+) -> Result<Vec<ExtensionRequest>, StoreError> {
+    let mut requests: Vec<ExtensionRequest> =
+        read_rows(store, EXTENSIONS, &format!("{street}/")).await?;
+    requests.sort_by_key(|r| r.requested_at);
+    Ok(requests)
+}
 
 /// Why a ticket waits for a dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +154,11 @@ pub struct StreetStage {
     actor: ActorId,
 }
 
-const WANTED: [&str; 8] = [
+const WANTED: [&str; 11] = [
     "CalledUp",
+    "ExtensionRequested",
+    "ExtensionApproved",
+    "ExtensionDenied",
     "Reopened",
     "DepartmentDeclined",
     "DepartmentFinished",
@@ -380,15 +428,75 @@ impl Handler for StreetStage {
                 self.resolve_if_done(ticket, event).await?;
                 Ok(Vec::new())
             }
-            TicketEvent::WhistleBlown(_)
-            | TicketEvent::Resolved(_)
-            | TicketEvent::Closed(_)
-            | TicketEvent::MergedInto(_) => Ok(self
+            TicketEvent::ExtensionRequested(asked) => {
+                let state = self
+                    .tickets
+                    .load_after(ticket, event.stream_version)
+                    .await?;
+                let Some(received) = state.received() else {
+                    return Ok(Vec::new());
+                };
+                let street = received.location.street.clone();
+                Ok(vec![put_row(
+                    EXTENSIONS,
+                    extension_key(&street, &ticket, &asked.department),
+                    &ExtensionRequest {
+                        ticket,
+                        street,
+                        department: asked.department,
+                        liaison: asked.liaison,
+                        until: asked.until,
+                        reason: asked.reason.to_string(),
+                        requested_at: event.recorded_at,
+                        location: received.location.clone(),
+                        category: received.category,
+                        urgency: received.urgency,
+                        description: received.description.to_string(),
+                    },
+                )?])
+            }
+            TicketEvent::ExtensionApproved(e) => Ok(self
+                .street_of(ticket, event)
+                .await?
+                .map(|street| {
+                    RowChange::delete(EXTENSIONS, extension_key(&street, &ticket, &e.department))
+                })
+                .into_iter()
+                .collect()),
+            TicketEvent::ExtensionDenied(e) => Ok(self
+                .street_of(ticket, event)
+                .await?
+                .map(|street| {
+                    RowChange::delete(EXTENSIONS, extension_key(&street, &ticket, &e.department))
+                })
+                .into_iter()
+                .collect()),
+            TicketEvent::WhistleBlown(_) => Ok(self
                 .street_of(ticket, event)
                 .await?
                 .map(|street| RowChange::delete(QUEUE, key(&street, &ticket)))
                 .into_iter()
                 .collect()),
+            // The ticket is done here: nothing waits for the street any more.
+            TicketEvent::Resolved(_) | TicketEvent::Closed(_) | TicketEvent::MergedInto(_) => {
+                let state = self
+                    .tickets
+                    .load_after(ticket, event.stream_version)
+                    .await?;
+                let Some(street) = state.received().map(|r| r.location.street.clone()) else {
+                    return Ok(Vec::new());
+                };
+                Ok(
+                    std::iter::once(RowChange::delete(QUEUE, key(&street, &ticket)))
+                        .chain(state.summonses().keys().map(|department| {
+                            RowChange::delete(
+                                EXTENSIONS,
+                                extension_key(&street, &ticket, department),
+                            )
+                        }))
+                        .collect(),
+                )
+            }
             _ => Ok(Vec::new()),
         }
     }

@@ -113,6 +113,37 @@ pub async fn dispatch_queue(
     }))
 }
 
+/// A street's extension requests, sent again whenever they change (`event: extensions`).
+#[utoipa::path(
+    get, path = "/api/streets/{street}/extension-requests/live", tag = "live",
+    params(("street" = String, Path, example = "wenhualu")),
+    responses((status = 200, description = "text/event-stream of `extensions` events, each every waiting request"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn extension_requests(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Segments(street): Segments<String>,
+) -> Result<Response, ApiError> {
+    let street = state.street_in_path(&street)?;
+    authorize(
+        &principal,
+        Duty::StreetDispatch,
+        Target::Street(&street),
+        &state.catalogue,
+    )?;
+    Ok(changes("extensions", move || {
+        let (store, street) = (state.store.clone(), street.clone());
+        async move {
+            let requests = whistle_street::extension_requests(&store, &street)
+                .await
+                .map_err(ApiError::unavailable)?;
+            serde_json::to_value(requests).map_err(ApiError::internal)
+        }
+    }))
+}
+
 /// A department's queue, sent again whenever it changes (`event: queue`).
 #[utoipa::path(
     get, path = "/api/departments/{department}/queue/live", tag = "live",

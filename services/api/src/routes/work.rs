@@ -211,6 +211,33 @@ pub async fn dispatch_queue(
     Ok(Json(entries))
 }
 
+/// A street's extension requests waiting for its answer, oldest first: approve or deny
+/// each with `…/summons/{department}/extension/approve|deny`.
+#[utoipa::path(
+    get, path = "/api/streets/{street}/extension-requests", tag = "street",
+    params(("street" = String, Path, example = "wenhualu")),
+    responses((status = 400, body = Problem), (status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn extension_requests(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Segments(street): Segments<String>,
+) -> Result<Json<Vec<whistle_street::ExtensionRequest>>, ApiError> {
+    let street = state.street_in_path(&street)?;
+    authorize(
+        &principal,
+        Duty::StreetDispatch,
+        Target::Street(&street),
+        &state.catalogue,
+    )?;
+    let requests = whistle_street::extension_requests(&state.store, &street)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(requests))
+}
+
 /// A whistle: the departments to summon and the lead; both omitted to take the routing
 /// catalogue's suggestion.
 #[derive(Debug, Deserialize, ToSchema)]
