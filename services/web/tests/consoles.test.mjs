@@ -211,3 +211,72 @@ test("the time slider shows the board as it stood", async () => {
   assertClean(page, "time slider");
   await page.context().close();
 });
+
+test("a figure drills down to the tickets behind it, and on to one ticket's timeline", async () => {
+  const page = await open("supervisor-city");
+  await page.goto(new URL("/console/supervisor", base).href);
+  const figure = "[data-testid='rate-response']";
+  await page.waitForSelector(`${figure}[data-denominator]`);
+  const counted = Number(await page.getAttribute(figure, "data-denominator"));
+  assert.ok(counted > 0, "the demo has acknowledge clocks to count");
+  await page.click(figure);
+  await page.waitForSelector("[data-testid='drill'] [data-testid='drill-row']");
+  // The list first shows the tickets counted: as many as the figure's denominator.
+  await page.waitForFunction(
+    (wanted) => document.querySelectorAll("[data-testid='drill'] [data-testid='drill-row']").length === wanted,
+    counted,
+    { timeout: 5000 },
+  );
+  await shot(page, "supervisor-drill");
+  const ticket = await page.getAttribute("[data-testid='drill'] [data-testid='drill-row']", "data-ticket");
+  await page.goto(new URL(`/console/ticket?id=${ticket}`, base).href);
+  await page.waitForSelector("[data-testid='timeline-entry']");
+  assert.match(await page.textContent("[data-testid='timeline']"), /[\u4e00-\u9fff]/);
+  assertClean(page, "drill-down");
+  await page.context().close();
+});
+
+test("a department's request for more time reaches the street live, and the street approves it", async () => {
+  // A ticket 住建 holds, made through the API.
+  const filed = await call(null, "POST", "/api/complaints", {
+    category: "drains",
+    community: "hongqili",
+    description: "红旗里小区5号楼化粪池满溢",
+  });
+  assert.equal(filed.status, 201, JSON.stringify(filed.body));
+  const ticket = filed.body.ticket;
+  for (const [step, body] of [
+    ["acknowledge", { reply: "已收到，马上安排" }],
+    ["call-up", { reason: "需住建清掏" }],
+  ]) {
+    const done = await call("community-hongqili", "POST", `/api/tickets/${ticket}/${step}`, body);
+    assert.equal(done.status, 200, `${step}: ${JSON.stringify(done.body)}`);
+  }
+  const summons = `/api/tickets/${ticket}/summons/zhujian`;
+  let claimed;
+  for (let i = 0; i < 50; i++) {
+    claimed = await call("liaison-zhujian-wang", "POST", `${summons}/claim`);
+    if (claimed.status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(claimed.status, 200, JSON.stringify(claimed.body));
+
+  const page = await open("street-wenhualu");
+  await page.goto(new URL("/console/street", base).href);
+  await page.waitForSelector("[data-testid='live'].on");
+  const until = new Date(Date.now() + 20 * 86400000).toISOString();
+  const asked = await call("liaison-zhujian-wang", "POST", `${summons}/extension`, { until, reason: "需协调物业停水后施工" });
+  assert.equal(asked.status, 200, JSON.stringify(asked.body));
+  const request = `[data-testid='queue-row'][data-ticket='${ticket}'][data-kind='extension']`;
+  await page.waitForSelector(request, { timeout: LIVE_MS + 1000 });
+  assert.match(await page.textContent(request), /需协调物业停水后施工/);
+  await shot(page, "street-extension");
+  await page.click(`${request} [data-testid='approve-extension']`);
+  await confirm(page, {});
+  await page.waitForSelector(request, { state: "detached", timeout: 5000 });
+  const seen = await call("supervisor-city", "GET", `/api/tickets/${ticket}`);
+  const zhujian = seen.body.summonses.find((s) => s.department === "zhujian");
+  assert.ok(zhujian.extended_until, `the deadline moved: ${JSON.stringify(zhujian)}`);
+  assertClean(page, "extension");
+  await page.context().close();
+});

@@ -1,6 +1,7 @@
 // Shared by every page: the API client, sign-in, live streams, countdowns, the language
-// switch and a small DOM builder. Pages are ES modules; nothing here touches innerHTML, so
-// text from the API can never become markup.
+// switch, a small DOM builder, and the names of the API's codes (stage, clock, category,
+// urgency, channel) with small helpers for tickets and places. Pages are ES modules;
+// nothing here touches innerHTML, so text from the API can never become markup.
 
 const TOKEN_KEY = "whistle.token";
 const LANG_KEY = "whistle.lang";
@@ -135,6 +136,118 @@ addStrings({
     "clock.completion": "Completion",
   },
 });
+
+// ---------------------------------------------------------------- shared vocabulary
+// The names of the API's codes that every page shows: category, urgency, channel (and
+// yes/no). One copy here; pages call `categoryName(code)` and the like.
+
+/** The categories the API accepts, in its order (`GET /open311/v2/services.json`). */
+export const CATEGORIES = [
+  "water_power_pipes", "gas", "heating", "drains", "sanitation", "street_lighting",
+  "public_security", "property_management", "parking", "noise", "building_safety", "other",
+];
+
+/** The urgency tiers, lowest first: 小事简议、大事细议、要事议妥、急事议决. */
+export const URGENCIES = ["minor", "major", "important", "urgent"];
+
+/** How a complaint reached us. */
+export const CHANNELS = ["hotline", "walk_in", "grid_worker", "online", "external_system"];
+
+addStrings({
+  zh: {
+    "category.water_power_pipes": "水电管网",
+    "category.gas": "燃气",
+    "category.heating": "供暖",
+    "category.drains": "下水道",
+    "category.sanitation": "环境卫生",
+    "category.street_lighting": "背街小巷路灯",
+    "category.public_security": "社会治安",
+    "category.property_management": "物业管理",
+    "category.parking": "车辆停放",
+    "category.noise": "噪音扰民",
+    "category.building_safety": "房屋安全",
+    "category.other": "其他",
+    "urgency.minor": "小事",
+    "urgency.major": "大事",
+    "urgency.important": "要事",
+    "urgency.urgent": "急事",
+    "channel.hotline": "12345热线",
+    "channel.walk_in": "窗口受理",
+    "channel.grid_worker": "网格员上报",
+    "channel.online": "网上投诉",
+    "channel.external_system": "外部系统",
+    yes: "是",
+    no: "否",
+  },
+  en: {
+    "category.water_power_pipes": "Water, power and pipes",
+    "category.gas": "Gas",
+    "category.heating": "Heating",
+    "category.drains": "Drains and flooding",
+    "category.sanitation": "Sanitation and rubbish",
+    "category.street_lighting": "Street lighting",
+    "category.public_security": "Public security",
+    "category.property_management": "Property management",
+    "category.parking": "Parking",
+    "category.noise": "Noise",
+    "category.building_safety": "Building safety",
+    "category.other": "Other",
+    "urgency.minor": "Minor",
+    "urgency.major": "Major",
+    "urgency.important": "Important",
+    "urgency.urgent": "Urgent",
+    "channel.hotline": "12345 hotline",
+    "channel.walk_in": "Walk-in counter",
+    "channel.grid_worker": "Grid worker",
+    "channel.online": "Online",
+    "channel.external_system": "Another system",
+    yes: "Yes",
+    no: "No",
+  },
+});
+
+/**
+ * The string `prefix.code` (`named("stage", "whistled")` → 已吹哨), or the code itself when
+ * there is none; `""` when there is no code.
+ */
+export function named(prefix, code) {
+  if (code === null || code === undefined || code === "") return "";
+  const key = `${prefix}.${code}`;
+  const text = t(key);
+  return text === key ? String(code) : text;
+}
+
+/** The category's name (`drains` → 下水道), or the code. */
+export const categoryName = (code) => named("category", code);
+
+/** The urgency's name (`urgent` → 急事), or the code. */
+export const urgencyName = (code) => named("urgency", code);
+
+/** The channel's name (`hotline` → 12345热线), or the code. */
+export const channelName = (code) => named("channel", code);
+
+/** 是 or 否. */
+export const yesNo = (value) => t(value ? "yes" : "no");
+
+/** A ticket's short id: the first 8 characters of its UUID. */
+export const shortId = (ticket) => String(ticket ?? "").slice(0, 8);
+
+/** The staff page of a ticket. */
+export const ticketHref = (ticket) => `/console/ticket?id=${encodeURIComponent(ticket)}`;
+
+/**
+ * Where, as text: "文化路街道 红旗里社区 · 红旗里小区 3号楼" (the administrative areas named
+ * from the jurisdiction `tree`, then the grid and the resident's words). `district` and
+ * `grid` add those; `street: false` leaves the street out.
+ */
+export function placeText(location, tree, { district = false, street = true, grid = false } = {}) {
+  const loc = location || {};
+  const area = [district && loc.district, street && loc.street, loc.community]
+    .filter(Boolean)
+    .map((code) => tree.name(code))
+    .join(" ");
+  return [area, grid ? loc.grid : null, loc.place].filter(Boolean).join(" · ");
+}
 
 // ---------------------------------------------------------------- DOM
 

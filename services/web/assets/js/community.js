@@ -3,18 +3,15 @@
 // acknowledges with a reply to the resident, then handles the matter locally (and reports
 // the fix, which resolves it) or calls it up to the street (社区呼叫). The resident's
 // contact is shown as the API gives it. The queue follows its live stream.
-import { addStrings, api, el, frame, jurisdiction, scopeCode, t, when } from "./common.js";
+import { addStrings, api, categoryName, channelName, el, frame, jurisdiction, placeText, scopeCode, shortId, t, when } from "./common.js";
 import {
   ask,
-  categoryName,
-  channelName,
   findClock,
   followQueue,
   forgetTicket,
   heading,
   muted,
   noteChange,
-  placeText,
   queueView,
   rowButton,
   textField,
@@ -70,7 +67,7 @@ addStrings({
     "community.state.acknowledged": "Acknowledged",
     "community.state.handling_locally": "Handled locally",
     "community.acknowledged_at": "Acknowledged at {time}",
-    "community.via": "Via {channel}",
+    "community.via": "Channel: {channel}",
     "community.contact.masked": "(masked)",
     "community.contact.erased": "Personal data erased",
     "community.contact.none": "No contact given",
@@ -212,8 +209,6 @@ function buttons(entry) {
 
 // ---------------------------------------------------------------- actions
 
-const short = (entry) => entry.ticket.slice(0, 8);
-
 /** Asks, runs `action` on the ticket with the answer, and reloads the queue. */
 async function command(entry, { title, field, action, done, body }) {
   const result = await ask({
@@ -230,7 +225,7 @@ async function command(entry, { title, field, action, done, body }) {
 
 function acknowledge(entry) {
   return command(entry, {
-    title: t("community.dialog.acknowledge", { ticket: short(entry) }),
+    title: t("community.dialog.acknowledge", { ticket: shortId(entry.ticket) }),
     field: textField({ name: "reply", label: t("community.field.reply"), value: t("community.field.reply_default") }),
     action: "acknowledge",
     done: t("community.acknowledged"),
@@ -240,7 +235,7 @@ function acknowledge(entry) {
 
 function handleLocally(entry) {
   return command(entry, {
-    title: t("community.dialog.handle_locally", { ticket: short(entry) }),
+    title: t("community.dialog.handle_locally", { ticket: shortId(entry.ticket) }),
     field: textField({ name: "reason", label: t("community.field.plan") }),
     action: "handle-locally",
     done: t("community.handling"),
@@ -250,7 +245,7 @@ function handleLocally(entry) {
 
 function callUp(entry) {
   return command(entry, {
-    title: t("community.dialog.call_up", { ticket: short(entry) }),
+    title: t("community.dialog.call_up", { ticket: shortId(entry.ticket) }),
     field: textField({ name: "reason", label: t("community.field.call_up_reason") }),
     action: "call-up",
     done: t("community.called_up"),
@@ -260,7 +255,7 @@ function callUp(entry) {
 
 function resolve(entry) {
   return command(entry, {
-    title: t("community.dialog.resolve", { ticket: short(entry) }),
+    title: t("community.dialog.resolve", { ticket: shortId(entry.ticket) }),
     field: textField({ name: "reason", label: t("community.field.summary") }),
     action: "resolve",
     done: t("community.resolved"),

@@ -4,10 +4,9 @@
 // says who. The holder notes progress, reports the result, asks for more time; a summons
 // may be declined (退单) with a reason. The queue follows its live stream, and a toast
 // tells of each new summons.
-import { addStrings, ApiProblem, api, el, frame, jurisdiction, problemText, scopeCode, stream, t, toast, when } from "./common.js";
+import { addStrings, api, ApiProblem, categoryName, el, frame, jurisdiction, placeText, problemText, scopeCode, shortId, stream, t, toast, when } from "./common.js";
 import {
   ask,
-  categoryName,
   checkField,
   dateTimeField,
   findClock,
@@ -17,7 +16,6 @@ import {
   noteChange,
   leadBadge,
   muted,
-  placeText,
   queueView,
   rowButton,
   textField,
@@ -270,7 +268,7 @@ function holderIn(problem) {
 
 function decline(entry) {
   return ask({
-    title: t("liaison.dialog.decline", { ticket: entry.ticket.slice(0, 8) }),
+    title: t("liaison.dialog.decline", { ticket: shortId(entry.ticket) }),
     intro: t("liaison.dialog.decline_intro"),
     fields: [textField({ name: "reason", label: t("liaison.field.reason") })],
     confirmKey: "liaison.decline",
@@ -282,7 +280,7 @@ function decline(entry) {
 
 function progress(entry) {
   return ask({
-    title: t("liaison.dialog.progress", { ticket: entry.ticket.slice(0, 8) }),
+    title: t("liaison.dialog.progress", { ticket: shortId(entry.ticket) }),
     fields: [
       textField({ name: "note", label: t("liaison.field.note") }),
       checkField({ name: "on_site", label: t("liaison.field.on_site"), testid: "on-site" }),
@@ -294,7 +292,7 @@ function progress(entry) {
 
 function finish(entry) {
   return ask({
-    title: t("liaison.dialog.finish", { ticket: entry.ticket.slice(0, 8) }),
+    title: t("liaison.dialog.finish", { ticket: shortId(entry.ticket) }),
     fields: [
       textField({ name: "outcome", label: t("liaison.field.result"), testid: "result" }),
       checkField({ name: "fixed", label: t("liaison.field.fixed"), checked: true }),
@@ -309,7 +307,7 @@ async function extension(entry) {
   const current = entry.extended_until || findClock(clocks, "completion", entry.department)?.clock.due_at || null;
   const base = Math.max(Date.now(), current ? new Date(current).getTime() : 0);
   return ask({
-    title: t("liaison.dialog.extension", { ticket: entry.ticket.slice(0, 8) }),
+    title: t("liaison.dialog.extension", { ticket: shortId(entry.ticket) }),
     fields: [
       dateTimeField({
         name: "until",
@@ -337,7 +335,7 @@ function followNotices() {
     toast(
       known
         ? t("liaison.notice.summoned", { category: categoryName(known.category) })
-        : t("liaison.notice.summoned_plain", { ticket: String(notice.ticket || "").slice(0, 8) }),
+        : t("liaison.notice.summoned_plain", { ticket: shortId(notice.ticket || "") }),
       "ok",
     );
   });

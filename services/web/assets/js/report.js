@@ -20,6 +20,11 @@ import {
   frame,
   jurisdiction,
   scopeCode,
+  CATEGORIES,
+  URGENCIES,
+  categoryName,
+  channelName,
+  ticketHref,
 } from "./common.js";
 
 addStrings({
@@ -29,9 +34,6 @@ addStrings({
     "report.staff_lead": "您正以{role}身份代群众登记，渠道记为“{channel}”。",
     "report.locked": "网格员和社区工作者只能登记本社区（{community}）的问题。",
     "report.not_intake": "当前登录的角色（{role}）不能登记投诉。请退出登录后以群众身份提交，或使用热线、网格员、社区账号。",
-    "report.channel.operator": "12345热线",
-    "report.channel.grid_worker": "网格员上报",
-    "report.channel.community": "窗口受理（邻里中心）",
     "report.section.what": "什么问题",
     "report.section.where": "在哪里",
     "report.section.who": "怎么联系您",
@@ -39,10 +41,12 @@ addStrings({
     "report.category.choose": "请选择问题类别",
     "report.urgency": "紧急程度",
     "report.urgency.hint": "危及生命财产安全的急事请同时拨打 110、119 或 120。",
-    "report.urgency.minor": "一般（小事）",
-    "report.urgency.major": "较大（大事）",
-    "report.urgency.important": "重要（要事）",
-    "report.urgency.urgent": "紧急（急事）",
+    // The form's own urgency wording: a resident choosing needs a plain word before the
+    // term of art (一般（小事）); everywhere else the short names of common.js (小事) are shown.
+    "report.urgency_option.minor": "一般（小事）",
+    "report.urgency_option.major": "较大（大事）",
+    "report.urgency_option.important": "重要（要事）",
+    "report.urgency_option.urgent": "紧急（急事）",
     "report.district": "区（县、市）",
     "report.street": "街道",
     "report.community": "社区",
@@ -94,18 +98,6 @@ addStrings({
     "report.receipt.ticket": "打开工单",
     "report.receipt.another": "再登记一件",
     "report.load_failed": "无法加载表单：{detail}",
-    "report.cat.water_power_pipes": "水电管网",
-    "report.cat.gas": "燃气",
-    "report.cat.heating": "供暖",
-    "report.cat.drains": "下水道",
-    "report.cat.sanitation": "环境卫生",
-    "report.cat.street_lighting": "背街小巷路灯",
-    "report.cat.public_security": "社会治安",
-    "report.cat.property_management": "物业管理",
-    "report.cat.parking": "车辆停放",
-    "report.cat.noise": "噪音扰民",
-    "report.cat.building_safety": "房屋安全",
-    "report.cat.other": "其他",
   },
   en: {
     "report.title": "Report a problem",
@@ -113,9 +105,6 @@ addStrings({
     "report.staff_lead": "You are recording this for a resident as a {role}; the channel is recorded as “{channel}”.",
     "report.locked": "Grid and community workers file problems of their own community only ({community}).",
     "report.not_intake": "Your role ({role}) cannot file complaints. Sign out to file as a resident, or use a hotline, grid worker or community account.",
-    "report.channel.operator": "12345 hotline",
-    "report.channel.grid_worker": "grid worker",
-    "report.channel.community": "walk-in counter",
     "report.section.what": "What is wrong",
     "report.section.where": "Where",
     "report.section.who": "How to reach you",
@@ -123,10 +112,11 @@ addStrings({
     "report.category.choose": "Choose a category",
     "report.urgency": "Urgency",
     "report.urgency.hint": "If life or property is in danger, also call 110, 119 or 120.",
-    "report.urgency.minor": "Routine",
-    "report.urgency.major": "Significant",
-    "report.urgency.important": "Important",
-    "report.urgency.urgent": "Urgent",
+    // The form's own urgency wording (see zh above).
+    "report.urgency_option.minor": "Routine",
+    "report.urgency_option.major": "Significant",
+    "report.urgency_option.important": "Important",
+    "report.urgency_option.urgent": "Urgent",
     "report.district": "District",
     "report.street": "Street",
     "report.community": "Community",
@@ -178,18 +168,6 @@ addStrings({
     "report.receipt.ticket": "Open the ticket",
     "report.receipt.another": "File another",
     "report.load_failed": "The form could not be loaded: {detail}",
-    "report.cat.water_power_pipes": "Water, power and pipes",
-    "report.cat.gas": "Gas",
-    "report.cat.heating": "Heating",
-    "report.cat.drains": "Drains and flooding",
-    "report.cat.sanitation": "Sanitation and rubbish",
-    "report.cat.street_lighting": "Street lighting",
-    "report.cat.public_security": "Public security",
-    "report.cat.property_management": "Property management",
-    "report.cat.parking": "Parking",
-    "report.cat.noise": "Noise",
-    "report.cat.building_safety": "Building safety",
-    "report.cat.other": "Other",
   },
 });
 
@@ -197,12 +175,8 @@ addStrings({
 const INTAKE_ROLES = ["operator", "grid_worker", "community"];
 /** Roles tied to one community: the location is theirs, locked. */
 const COMMUNITY_ROLES = ["grid_worker", "community"];
-/** The categories the API accepts, in its order; used when the service list cannot load. */
-const CATEGORIES = [
-  "water_power_pipes", "gas", "heating", "drains", "sanitation", "street_lighting",
-  "public_security", "property_management", "parking", "noise", "building_safety", "other",
-];
-const URGENCIES = ["minor", "major", "important", "urgent"];
+/** The channel the API records for each intake role (as `channel_of` in the API does). */
+const CHANNEL_OF_ROLE = { operator: "hotline", grid_worker: "grid_worker", community: "walk_in" };
 const LIMITS = { description: 4000, address: 200, contact: 200 };
 
 const main = document.getElementById("main");
@@ -232,17 +206,14 @@ async function loadCategories() {
     // The codes are known: fall back to them with our own names.
   }
   const known = Array.isArray(services) && services.length ? services : CATEGORIES.map((code) => ({ service_code: code }));
-  return known.map((s) => ({
-    code: s.service_code,
-    name: categoryName(s.service_code, s.service_name),
-    hint: lang() === "zh" ? s.description || "" : "",
-  }));
-}
-
-function categoryName(code, fallback) {
-  const key = `report.cat.${code}`;
-  const name = t(key);
-  return name === key ? fallback || code : name;
+  return known.map((s) => {
+    const name = categoryName(s.service_code);
+    return {
+      code: s.service_code,
+      name: name === s.service_code && s.service_name ? s.service_name : name,
+      hint: lang() === "zh" ? s.description || "" : "",
+    };
+  });
 }
 
 // ---------------------------------------------------------------- the form
@@ -285,7 +256,7 @@ function drawForm(places, categories) {
   const urgencySelect = el(
     "select",
     { name: "urgency", "data-testid": "urgency" },
-    URGENCIES.map((u) => el("option", { value: u }, t(`report.urgency.${u}`))),
+    URGENCIES.map((u) => el("option", { value: u }, t(`report.urgency_option.${u}`))),
   );
 
   const district = el("select", { name: "district", "data-testid": "district", required: true });
@@ -374,7 +345,7 @@ function intro() {
   if (principal && INTAKE_ROLES.includes(principal.role)) {
     lines.push(
       el("p", { class: "notice", "data-testid": "report-staff" },
-        t("report.staff_lead", { role: t(`role.${principal.role}`), channel: t(`report.channel.${principal.role}`) })),
+        t("report.staff_lead", { role: t(`role.${principal.role}`), channel: channelName(CHANNEL_OF_ROLE[principal.role]) })),
     );
   } else if (principal) {
     lines.push(
@@ -644,7 +615,7 @@ function drawReceipt(receipt) {
         // Operators may file but not read tickets (the API answers 404), so only the
         // community's own staff get a link to the ticket.
         principal && COMMUNITY_ROLES.includes(principal.role) && receipt.ticket
-          ? el("a", { class: "button", href: `/console/ticket?id=${encodeURIComponent(receipt.ticket)}`, "data-testid": "ticket-link" }, t("report.receipt.ticket"))
+          ? el("a", { class: "button", href: ticketHref(receipt.ticket), "data-testid": "ticket-link" }, t("report.receipt.ticket"))
           : null,
         el("button", { type: "button", class: "link", "data-testid": "report-another", onclick: () => start() }, t("report.receipt.another")),
       ),

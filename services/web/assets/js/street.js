@@ -2,12 +2,10 @@
 // routing catalogue's suggestion ("建议派单：住建（牵头）、环卫"); declined summonses (退单)
 // with the reason and who declined, to re-dispatch; departments' requests for more time
 // (延期) to approve or deny; and merging a duplicate into the ticket that carries on.
-// The dispatch queue follows its live stream; extension requests are not in it, so they
-// are read from the street's whistled tickets on each message and every 20 seconds.
-import { addStrings, api, duration, el, fill, frame, jurisdiction, lang, scopeCode, t, when } from "./common.js";
+// The dispatch queue and the street's extension requests each follow their live stream.
+import { addStrings, api, categoryName, duration, el, fill, frame, jurisdiction, lang, placeText, scopeCode, shortId, stream, t, when } from "./common.js";
 import {
   ask,
-  categoryName,
   findClock,
   followQueue,
   forgetTicket,
@@ -16,7 +14,6 @@ import {
   forget,
   muted,
   noteChange,
-  placeText,
   queueView,
   rowButton,
   textField,
@@ -140,6 +137,8 @@ const view = queueView({
 });
 
 let queue = null;
+/** The extension requests waiting for this street, as its live stream last sent them. */
+let extensions = [];
 const refresh = () => {
   forget("street:");
   return queue ? queue.refresh() : Promise.resolve([]);
@@ -154,8 +153,7 @@ if (!street) {
     el("p", { class: "muted" }, t("street.intro")),
     view.node,
   );
-  // Extension requests do not change the dispatch queue: look again now and then.
-  setInterval(() => queue.redraw(), 20000);
+  followExtensions();
 }
 
 // ---------------------------------------------------------------- data
@@ -174,23 +172,33 @@ function streetTickets(query, ttl = 10000) {
   return memo(key, ttl, () => api("/api/tickets", { query: { street, per_page: 200, ...query } }));
 }
 
-/** Pending extension requests: `{ ticket, summons, requested }` for each. */
-async function pendingExtensions() {
-  const page = await streetTickets({ stage: "whistled" });
-  const tickets = await Promise.all((page?.items || []).map((item) => ticketDetails(item.ticket, 15000).catch(() => null)));
-  const pending = [];
-  for (const ticket of tickets.filter(Boolean))
-    for (const summons of ticket.summonses || [])
-      if (summons.extension_requested) pending.push({ ticket, summons });
-  const timelines = await Promise.all(pending.map((p) => ticketTimeline(p.ticket.id).catch(() => null)));
-  return pending.map((p, i) => ({ ...p, requested: lastEvent(timelines[i], "ExtensionRequested", p.summons.department) }));
+function extensionsPath() {
+  return `/api/streets/${encodeURIComponent(street)}/extension-requests`;
+}
+
+function showExtensions(requests) {
+  extensions = requests || [];
+  queue.redraw();
+}
+
+/** Reads the extension requests again (after an action), rather than wait for the stream. */
+function loadExtensions() {
+  return api(extensionsPath()).then(showExtensions, () => {});
+}
+
+/** Follows the street's extension requests: the rows redraw whenever they change. */
+function followExtensions() {
+  stream(`${extensionsPath()}/live`, (message) => {
+    if (message.event === "extensions" && Array.isArray(message.data)) showExtensions(message.data);
+  });
+  loadExtensions();
 }
 
 /** The dispatch queue's rows, then the extension requests. */
 async function buildRows(entries) {
   for (const e of entries) noteChange(e.ticket, JSON.stringify(e.waiting));
-  const [extensions, ...details] = await Promise.all([
-    pendingExtensions().catch(() => []),
+  const waiting = extensions;
+  const details = await Promise.all([
     ...entries.map((entry) =>
       Promise.all([
         ticketClocks(entry.ticket).catch(() => null),
@@ -198,10 +206,10 @@ async function buildRows(entries) {
       ]),
     ),
   ]);
-  const extensionClocks = await Promise.all(extensions.map((x) => ticketClocks(x.ticket.id).catch(() => null)));
+  const extensionClocks = await Promise.all(waiting.map((x) => ticketClocks(x.ticket).catch(() => null)));
   return [
     ...entries.map((entry, i) => dispatchRow(entry, ...details[i])),
-    ...extensions.map((x, i) => extensionRow(x, extensionClocks[i])),
+    ...waiting.map((x, i) => extensionRow(x, extensionClocks[i])),
   ];
 }
 
@@ -267,30 +275,30 @@ function dispatchRow(entry, clocks, timeline) {
   );
 }
 
-function extensionRow({ ticket, summons, requested }, clocks) {
-  const d = summons.department;
+function extensionRow(request, clocks) {
+  const d = request.department;
   return el(
     "tr",
-    { "data-testid": "queue-row", dataset: { ticket: ticket.id, department: d, kind: "extension" } },
-    commonCells(ticket.id, ticket.category, ticket.description, ticket.urgency, ticket.location),
+    { "data-testid": "queue-row", dataset: { ticket: request.ticket, department: d, kind: "extension" } },
+    commonCells(request.ticket, request.category, request.description, request.urgency, request.location),
     el(
       "td",
       {},
       el("span", { class: "badge warn", "data-testid": "waiting" }, t("street.waiting.extension", { department: deptName(d) })),
-      el("div", { class: "small" }, t("street.extension_until", { time: when(summons.extension_requested) })),
-      requested?.data?.reason ? el("div", { class: "small" }, t("street.extension_reason", { reason: requested.data.reason })) : null,
-      muted(t("street.extension_by", { who: summons.liaison || requested?.data?.liaison || "—" })),
+      el("div", { class: "small" }, t("street.extension_until", { time: when(request.until) })),
+      el("div", { class: "small" }, t("street.extension_reason", { reason: request.reason })),
+      muted(t("street.extension_by", { who: request.liaison })),
     ),
-    el("td", {}, requested ? waitedCell(requested.at) : "—"),
-    el("td", {}, completionTimer(clocks, d, summons.extended_until)),
+    el("td", {}, waitedCell(request.requested_at)),
+    el("td", {}, completionTimer(clocks, d)),
     el(
       "td",
       {},
       el(
         "div",
         { class: "row-actions" },
-        rowButton("street.approve", "approve-extension", () => decideExtension(ticket, d, true), "primary"),
-        rowButton("street.deny", "deny-extension", () => decideExtension(ticket, d, false), "danger"),
+        rowButton("street.approve", "approve-extension", () => decideExtension(request.ticket, d, true), "primary"),
+        rowButton("street.deny", "deny-extension", () => decideExtension(request.ticket, d, false), "danger"),
       ),
     ),
   );
@@ -361,7 +369,7 @@ const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x))
 /** After an action: what was kept about the ticket is stale; load the queue again. */
 async function reload(ticketId) {
   forgetTicket(ticketId);
-  await refresh();
+  await Promise.all([refresh(), loadExtensions()]);
 }
 
 /**
@@ -373,7 +381,7 @@ async function whistle(entry, again) {
   const ticket = await ticketDetails(entry.ticket, 0).catch(() => null);
   const picker = departmentPicker(entry.suggestion, ticket?.summonses);
   const result = await ask({
-    title: t(again ? "street.dialog.redispatch" : "street.dialog.whistle", { ticket: entry.ticket.slice(0, 8) }),
+    title: t(again ? "street.dialog.redispatch" : "street.dialog.whistle", { ticket: shortId(entry.ticket) }),
     intro: entry.suggestion ? el("p", { class: "suggestion" }, t("street.suggestion", { list: suggestionText(entry.suggestion) })) : null,
     fields: [picker, textField({ name: "reason", label: t("street.field.reason"), required: false, multiline: false })],
     confirmKey: again ? "street.redispatch" : "street.whistle",
@@ -391,7 +399,7 @@ async function whistle(entry, again) {
 
 async function decideExtension(ticket, department, approve) {
   const result = await ask({
-    title: t(approve ? "street.dialog.approve" : "street.dialog.deny", { ticket: ticket.id.slice(0, 8), department: deptName(department) }),
+    title: t(approve ? "street.dialog.approve" : "street.dialog.deny", { ticket: shortId(ticket), department: deptName(department) }),
     fields: [
       textField({
         name: "reason",
@@ -403,12 +411,12 @@ async function decideExtension(ticket, department, approve) {
     danger: !approve,
     done: t(approve ? "street.approved" : "street.denied"),
     run: ({ reason }) =>
-      api(`/api/tickets/${ticket.id}/summons/${encodeURIComponent(department)}/extension/${approve ? "approve" : "deny"}`, {
+      api(`/api/tickets/${ticket}/summons/${encodeURIComponent(department)}/extension/${approve ? "approve" : "deny"}`, {
         method: "POST",
         body: { reason },
       }),
   });
-  if (result) await reload(ticket.id);
+  if (result) await reload(ticket);
 }
 
 /** Merges a duplicate into another open ticket of the street. */
@@ -420,7 +428,7 @@ async function merge(entry) {
     "select",
     { name: "into", "data-testid": "into", id: "street-into" },
     targets.map((item) =>
-      el("option", { value: item.ticket }, `${item.ticket.slice(0, 8)} · ${categoryName(item.category)} · ${placeText(item.location, tree, { street: false })}`),
+      el("option", { value: item.ticket }, `${shortId(item.ticket)} · ${categoryName(item.category)} · ${placeText(item.location, tree, { street: false })}`),
     ),
   );
   const intoField = {
@@ -431,7 +439,7 @@ async function merge(entry) {
     invalid: () => (into.value ? null : t("street.no_targets")),
   };
   const result = await ask({
-    title: t("street.dialog.merge", { ticket: entry.ticket.slice(0, 8) }),
+    title: t("street.dialog.merge", { ticket: shortId(entry.ticket) }),
     fields: [intoField, textField({ name: "reason", label: t("street.field.merge_reason") })],
     confirmKey: "street.merge",
     done: t("street.merged"),

@@ -8,6 +8,7 @@
 import {
   addStrings,
   api,
+  categoryName,
   countdown,
   duration,
   el,
@@ -16,11 +17,15 @@ import {
   jurisdiction,
   lang,
   liveBadge,
+  placeText,
   problemText,
   scopeCode,
+  shortId,
   stream,
   t,
+  ticketHref,
   toast,
+  urgencyName,
   when,
 } from "./common.js";
 
@@ -130,22 +135,6 @@ addStrings({
     "sup.alerts": "超时提醒",
     "sup.alert.text": "{clock}超时：{place}，工单 {ticket}",
     "sup.alert.dismiss": "知道了",
-    "sup.urgency.minor": "小事",
-    "sup.urgency.major": "大事",
-    "sup.urgency.important": "要事",
-    "sup.urgency.urgent": "急事",
-    "sup.cat.water_power_pipes": "水电管网",
-    "sup.cat.gas": "燃气",
-    "sup.cat.heating": "供暖",
-    "sup.cat.drains": "下水道",
-    "sup.cat.sanitation": "环境卫生",
-    "sup.cat.street_lighting": "背街小巷路灯",
-    "sup.cat.public_security": "社会治安",
-    "sup.cat.property_management": "物业管理",
-    "sup.cat.parking": "车辆停放",
-    "sup.cat.noise": "噪音扰民",
-    "sup.cat.building_safety": "房屋安全",
-    "sup.cat.other": "其他",
   },
   en: {
     "sup.title": "Supervision dashboard",
@@ -252,22 +241,6 @@ addStrings({
     "sup.alerts": "Breaches",
     "sup.alert.text": "{clock} deadline missed: {place}, ticket {ticket}",
     "sup.alert.dismiss": "Dismiss",
-    "sup.urgency.minor": "Minor",
-    "sup.urgency.major": "Major",
-    "sup.urgency.important": "Important",
-    "sup.urgency.urgent": "Urgent",
-    "sup.cat.water_power_pipes": "Water, power and pipes",
-    "sup.cat.gas": "Gas",
-    "sup.cat.heating": "Heating",
-    "sup.cat.drains": "Drains",
-    "sup.cat.sanitation": "Sanitation",
-    "sup.cat.street_lighting": "Street lighting",
-    "sup.cat.public_security": "Public security",
-    "sup.cat.property_management": "Property management",
-    "sup.cat.parking": "Parking",
-    "sup.cat.noise": "Noise",
-    "sup.cat.building_safety": "Building safety",
-    "sup.cat.other": "Other",
   },
 });
 
@@ -303,10 +276,6 @@ function rateTone(rate, name) {
 const cell = (labelKey, ...children) => el("td", { "data-label": labelKey ? t(labelKey) : null }, ...children);
 /** A cell that leads its row (inline on phones, with no label). */
 const lead = (...children) => el("td", { class: "lead" }, ...children);
-const shortId = (ticket) => String(ticket).slice(0, 8);
-const categoryName = (code) => (code ? t(`sup.cat.${code}`).replace(/^sup\.cat\./, "") : "—");
-const urgencyName = (code) => (code ? t(`sup.urgency.${code}`).replace(/^sup\.urgency\./, "") : "");
-const ticketHref = (ticket) => `/console/ticket?id=${encodeURIComponent(ticket)}`;
 
 // ---------------------------------------------------------------- time zone arithmetic
 
@@ -367,8 +336,7 @@ const state = {
 const principal = await frame({ title: "sup.title", roles: ["supervisor"] });
 const places = await jurisdiction();
 const placeName = (code) => (code ? places.name(code) : "");
-const whereName = (location = {}) =>
-  [placeName(location.street), placeName(location.community)].filter(Boolean).join(" · ") || placeName(location.district) || "—";
+const whereName = (location = {}) => placeText(location, places) || placeName(location.district) || "—";
 
 function scopeName() {
   const code = scopeCode(principal.scope);
@@ -905,7 +873,7 @@ function clockRow(kind, row) {
     "tr",
     { class: "clickable", "data-testid": "clock-row", dataset: { ticket: row.ticket, clock: row.clock }, onclick: (e) => e.target.closest("a") || openTimeline(row.ticket) },
     lead(el("strong", {}, t(`clock.${row.clock}`)), row.department ? el("span", { class: "muted dept" }, placeName(row.department)) : null),
-    lead(el("a", { href: ticketHref(row.ticket), class: "mono" }, shortId(row.ticket)), " ", el("span", { class: "muted" }, categoryName(row.category))),
+    lead(el("a", { href: ticketHref(row.ticket), class: "mono" }, shortId(row.ticket)), " ", el("span", { class: "muted" }, categoryName(row.category) || "—")),
     cell("sup.clock.where", [placeName(row.street), placeName(row.community)].filter(Boolean).join(" · ")),
     cell("sup.clock.due", when(due)),
     cell(
@@ -1153,7 +1121,7 @@ function drillRow(item, withCount, onTimeline) {
     { "data-testid": "drill-row", dataset: { ticket: item.ticket } },
     lead(el("a", { href: ticketHref(item.ticket), class: "mono" }, shortId(item.ticket))),
     cell("sup.drill.received_at", when(item.received_at)),
-    cell("sup.drill.category", categoryName(item.category), item.urgency ? el("span", { class: `badge urgency-${item.urgency}` }, urgencyName(item.urgency)) : null),
+    cell("sup.drill.category", categoryName(item.category) || "—", item.urgency ? el("span", { class: `badge urgency-${item.urgency}` }, urgencyName(item.urgency)) : null),
     cell("sup.drill.where", whereName(item.location)),
     cell("sup.drill.stage", item.stage ? t(`stage.${item.stage}`) : "—"),
     cell("sup.drill.departments", (item.departments || []).map(placeName).join("、") || "—"),

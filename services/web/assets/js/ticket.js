@@ -5,7 +5,10 @@
 // `GET /api/tickets/{id}`, `/timeline` and `/clocks`; a 404 means no such ticket or not in
 // the caller's scope. There is no per-ticket stream, so it reloads every 30 seconds.
 
-import { addStrings, t, lang, el, fill, api, ApiProblem, problemText, duration, when, countdown, frame, jurisdiction } from "./common.js";
+import {
+  addStrings, t, lang, el, fill, api, ApiProblem, problemText, duration, when, countdown, frame, jurisdiction,
+  categoryName, urgencyName, channelName, named, placeText, ticketHref, yesNo,
+} from "./common.js";
 
 addStrings({
   zh: {
@@ -86,6 +89,8 @@ addStrings({
     "ticket.actor.sla-engine": "时限监控（系统）",
     "ticket.actor.system": "系统",
     "ticket.actor.none": "未记录",
+    // Event names in staff terms; the resident's status page words them for residents
+    // (track.step.* in track.js), on purpose.
     "ticket.event.Received": "受理登记",
     "ticket.event.Acknowledged": "社区受理回应",
     "ticket.event.HandledLocally": "社区自行办理",
@@ -147,29 +152,6 @@ addStrings({
     "ticket.level.district": "区级督办",
     "ticket.close.feedback": "群众已评价",
     "ticket.close.no_feedback": "评价期满未反馈",
-    "ticket.yes": "是",
-    "ticket.no": "否",
-    "ticket.channel.hotline": "12345热线",
-    "ticket.channel.walk_in": "窗口受理",
-    "ticket.channel.grid_worker": "网格员上报",
-    "ticket.channel.online": "群众网上提交",
-    "ticket.channel.external_system": "外部系统",
-    "ticket.urgency.minor": "小事",
-    "ticket.urgency.major": "大事",
-    "ticket.urgency.important": "要事",
-    "ticket.urgency.urgent": "急事",
-    "ticket.cat.water_power_pipes": "水电管网",
-    "ticket.cat.gas": "燃气",
-    "ticket.cat.heating": "供暖",
-    "ticket.cat.drains": "下水道",
-    "ticket.cat.sanitation": "环境卫生",
-    "ticket.cat.street_lighting": "背街小巷路灯",
-    "ticket.cat.public_security": "社会治安",
-    "ticket.cat.property_management": "物业管理",
-    "ticket.cat.parking": "车辆停放",
-    "ticket.cat.noise": "噪音扰民",
-    "ticket.cat.building_safety": "房屋安全",
-    "ticket.cat.other": "其他",
   },
   en: {
     "ticket.title": "Ticket",
@@ -310,29 +292,6 @@ addStrings({
     "ticket.level.district": "district",
     "ticket.close.feedback": "the resident rated it",
     "ticket.close.no_feedback": "no rating in time",
-    "ticket.yes": "yes",
-    "ticket.no": "no",
-    "ticket.channel.hotline": "12345 hotline",
-    "ticket.channel.walk_in": "walk-in counter",
-    "ticket.channel.grid_worker": "grid worker",
-    "ticket.channel.online": "online, by the resident",
-    "ticket.channel.external_system": "another system",
-    "ticket.urgency.minor": "minor",
-    "ticket.urgency.major": "major",
-    "ticket.urgency.important": "important",
-    "ticket.urgency.urgent": "urgent",
-    "ticket.cat.water_power_pipes": "Water, power and pipes",
-    "ticket.cat.gas": "Gas",
-    "ticket.cat.heating": "Heating",
-    "ticket.cat.drains": "Drains and flooding",
-    "ticket.cat.sanitation": "Sanitation and rubbish",
-    "ticket.cat.street_lighting": "Street lighting",
-    "ticket.cat.public_security": "Public security",
-    "ticket.cat.property_management": "Property management",
-    "ticket.cat.parking": "Parking",
-    "ticket.cat.noise": "Noise",
-    "ticket.cat.building_safety": "Building safety",
-    "ticket.cat.other": "Other",
   },
 });
 
@@ -494,20 +453,9 @@ function header(ticket) {
   );
 }
 
-/** `t(prefix.value)`, or the value itself when there is no string for it. */
-function named(prefix, value) {
-  const key = `${prefix}.${value}`;
-  const text = t(key);
-  return text === key ? String(value) : text;
-}
-
-function placeText(location) {
-  if (!location) return "";
-  const places = view.places;
-  const parts = [location.district, location.street, location.community].filter(Boolean).map((code) => places.name(code));
-  if (location.grid) parts.push(location.grid);
-  if (location.place) parts.push(location.place);
-  return parts.join(" · ");
+/** Where, in full: district, street, community, grid and the resident's words. */
+function placeFull(location) {
+  return location ? placeText(location, view.places, { district: true, grid: true }) : "";
 }
 
 function facts(pairs) {
@@ -524,10 +472,10 @@ function summaryCard(ticket) {
     { class: "card", "data-testid": "ticket-summary" },
     el("h2", {}, t("ticket.section.summary")),
     facts([
-      [t("ticket.category"), named("ticket.cat", ticket.category)],
-      [t("ticket.urgency"), named("ticket.urgency", ticket.urgency)],
-      [t("ticket.channel"), named("ticket.channel", ticket.channel)],
-      [t("ticket.location"), placeText(ticket.location)],
+      [t("ticket.category"), categoryName(ticket.category)],
+      [t("ticket.urgency"), urgencyName(ticket.urgency)],
+      [t("ticket.channel"), channelName(ticket.channel)],
+      [t("ticket.location"), placeFull(ticket.location)],
       [t("ticket.description"), ticket.description],
       [t("ticket.round"), ticket.round > 1 ? t("ticket.round.value", { round: ticket.round }) : null],
       [t("ticket.paused"), ticket.paused ? t("ticket.paused.yes") : null],
@@ -537,7 +485,7 @@ function summaryCard(ticket) {
 }
 
 function ticketLink(ticketId) {
-  return el("a", { href: `/console/ticket?id=${encodeURIComponent(ticketId)}` }, String(ticketId));
+  return el("a", { href: ticketHref(ticketId) }, String(ticketId));
 }
 
 function contactCard(contact) {
@@ -830,15 +778,15 @@ function format(name, value, type) {
   if (value === null || value === undefined || value === "") return null;
   const places = view.places;
   switch (name) {
-    case "channel": return named("ticket.channel", value);
-    case "category": return named("ticket.cat", value);
-    case "urgency": return named("ticket.urgency", value);
-    case "location": return placeText(value);
+    case "channel": return channelName(value);
+    case "category": return categoryName(value);
+    case "urgency": return urgencyName(value);
+    case "location": return placeFull(value);
     case "street": case "department": case "lead": return places.name(value);
     case "departments": return value.map((d) => places.name(d)).join("、");
     case "until": case "due_at": return when(value);
     case "on_site": case "fixed": case "resolved": case "satisfied": case "cleared":
-      return t(value ? "ticket.yes" : "ticket.no");
+      return yesNo(value);
     case "clock": return named("clock", value);
     case "level": return named("ticket.level", value);
     case "percent": return `${value}%`;

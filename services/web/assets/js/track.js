@@ -4,7 +4,7 @@
 // timeline; it is fetched again every 10 seconds while the page is open (there is no public
 // stream). Once resolved, the resident rates the outcome: `POST /api/receipts/{code}/rating`.
 
-import { addStrings, t, lang, el, fill, api, ApiProblem, problemText, when, frame } from "./common.js";
+import { addStrings, t, lang, el, fill, api, ApiProblem, problemText, when, frame, categoryName, named, yesNo } from "./common.js";
 
 addStrings({
   zh: {
@@ -37,6 +37,8 @@ addStrings({
     "track.stage.resolved_rated": "已办结，已评价",
     "track.stage.closed": "已办结",
     "track.stage.merged": "已与同一问题的其他投诉合并办理",
+    // Event names as the resident reads them (second person, no staff terms); staff pages
+    // name the same events more tersely (ticket.event.* in ticket.js), on purpose.
     "track.step.Received": "投诉已提交",
     "track.step.Acknowledged": "社区已受理并回复",
     "track.step.HandledLocally": "社区开始办理",
@@ -79,8 +81,6 @@ addStrings({
     "track.rated.satisfied": "是否满意",
     "track.rated.score": "评分",
     "track.rated.comment": "补充说明",
-    "track.yes": "是",
-    "track.no": "否",
     "track.score": "{score} 分",
   },
   en: {
@@ -155,8 +155,6 @@ addStrings({
     "track.rated.satisfied": "Satisfied",
     "track.rated.score": "Score",
     "track.rated.comment": "Comment",
-    "track.yes": "Yes",
-    "track.no": "No",
     "track.score": "{score} of 5",
   },
 });
@@ -165,19 +163,6 @@ const POLL_MS = 10_000;
 const PROGRESS = ["received", "acknowledged", "handling", "resolved"];
 const PROGRESS_OF = {
   new: 0, received: 0, acknowledged: 1, handling_locally: 2, called_up: 2, whistled: 2, resolved: 3, closed: 3,
-};
-const CATEGORY_NAMES = {
-  zh: {
-    water_power_pipes: "水电管网", gas: "燃气", heating: "供暖", drains: "下水道", sanitation: "环境卫生",
-    street_lighting: "背街小巷路灯", public_security: "社会治安", property_management: "物业管理",
-    parking: "车辆停放", noise: "噪音扰民", building_safety: "房屋安全", other: "其他",
-  },
-  en: {
-    water_power_pipes: "Water, power and pipes", gas: "Gas", heating: "Heating", drains: "Drains and flooding",
-    sanitation: "Sanitation and rubbish", street_lighting: "Street lighting", public_security: "Public security",
-    property_management: "Property management", parking: "Parking", noise: "Noise", building_safety: "Building safety",
-    other: "Other",
-  },
 };
 
 await frame({ title: "track.title" });
@@ -299,10 +284,6 @@ function stageName(follow) {
   return lang() === "zh" && follow.stage_zh ? follow.stage_zh : follow.stage;
 }
 
-function categoryName(code) {
-  return CATEGORY_NAMES[lang()][code] || code;
-}
-
 function drawStatus(follow) {
   const done = ["resolved", "closed", "merged"].includes(follow.stage);
   const steps = follow.steps || [];
@@ -346,9 +327,7 @@ function drawStatus(follow) {
 }
 
 function stepName(what) {
-  const key = `track.step.${what}`;
-  const name = t(key);
-  return name === key ? what : name;
+  return named("track.step", what);
 }
 
 /** Filed → accepted → in hand → resolved, with the current one marked. */
@@ -451,7 +430,6 @@ async function sendRating(body, { submit, problem }) {
 }
 
 function ratedBox(body) {
-  const yesNo = (value) => t(value ? "track.yes" : "track.no");
   return el(
     "div",
     { class: "card notice ok", "data-testid": "rated", role: "status" },

@@ -1,8 +1,9 @@
-// What the three work consoles (community, street, liaison) share: names of categories
-// and urgencies, the queue table that follows a live stream, row buttons, countdowns with
-// their test id, and the dialog that asks for a reason, a note or a result before an
-// action and keeps itself open, with the API's answer, when the action fails.
-import { act, addStrings, api, el, fill, liveBadge, problemText, stream, t, countdown } from "./common.js";
+// What the three work consoles (community, street, liaison) share: the urgency badge and
+// the short ticket link (the names of codes live in common.js), the queue table that
+// follows a live stream, row buttons, countdowns with their test id, and the dialog that
+// asks for a reason, a note or a result before an action and keeps itself open, with the
+// API's answer, when the action fails.
+import { act, addStrings, api, el, fill, liveBadge, problemText, shortId, stream, t, ticketHref, urgencyName, countdown } from "./common.js";
 
 addStrings({
   zh: {
@@ -17,27 +18,6 @@ addStrings({
     "work.cancel": "取消",
     "work.required": "请填写“{label}”。",
     "work.refresh": "刷新",
-    "work.urgency.minor": "小事",
-    "work.urgency.major": "大事",
-    "work.urgency.important": "要事",
-    "work.urgency.urgent": "急事",
-    "work.cat.water_power_pipes": "水电管网",
-    "work.cat.gas": "燃气",
-    "work.cat.heating": "供暖",
-    "work.cat.drains": "下水道",
-    "work.cat.sanitation": "环境卫生",
-    "work.cat.street_lighting": "背街小巷路灯",
-    "work.cat.public_security": "社会治安",
-    "work.cat.property_management": "物业管理",
-    "work.cat.parking": "车辆停放",
-    "work.cat.noise": "噪音扰民",
-    "work.cat.building_safety": "房屋安全",
-    "work.cat.other": "其他",
-    "work.channel.hotline": "12345热线",
-    "work.channel.online": "网上投诉",
-    "work.channel.walk_in": "窗口来访",
-    "work.channel.grid": "网格巡查",
-    "work.channel.integration": "外部系统",
     "work.lead": "牵头",
   },
   en: {
@@ -52,66 +32,24 @@ addStrings({
     "work.cancel": "Cancel",
     "work.required": "Please fill in “{label}”.",
     "work.refresh": "Refresh",
-    "work.urgency.minor": "Minor",
-    "work.urgency.major": "Major",
-    "work.urgency.important": "Important",
-    "work.urgency.urgent": "Urgent",
-    "work.cat.water_power_pipes": "Water, power and pipes",
-    "work.cat.gas": "Gas",
-    "work.cat.heating": "Heating",
-    "work.cat.drains": "Drains",
-    "work.cat.sanitation": "Sanitation",
-    "work.cat.street_lighting": "Street lighting",
-    "work.cat.public_security": "Public security",
-    "work.cat.property_management": "Property management",
-    "work.cat.parking": "Parking",
-    "work.cat.noise": "Noise",
-    "work.cat.building_safety": "Building safety",
-    "work.cat.other": "Other",
-    "work.channel.hotline": "12345 hotline",
-    "work.channel.online": "Online",
-    "work.channel.walk_in": "Walk-in",
-    "work.channel.grid": "Grid patrol",
-    "work.channel.integration": "Another system",
     "work.lead": "Lead",
   },
 });
 
 // ---------------------------------------------------------------- names
 
-/** A string of ours, or `fallback` when there is none for `key`. */
-function named(key, fallback) {
-  const text = t(key);
-  return text === key ? fallback : text;
-}
-
-/** The category's name (`drains` → 下水道). */
-export const categoryName = (code) => named(`work.cat.${code}`, code);
-
-/** The channel's name (`hotline` → 12345热线). */
-export const channelName = (code) => named(`work.channel.${code}`, code);
-
 /** A badge for the urgency; urgent and important ones stand out. */
 export function urgencyBadge(urgency) {
   const kind = urgency === "urgent" ? "late" : urgency === "important" ? "warn" : "";
-  return el("span", { class: `badge ${kind}`.trim() }, named(`work.urgency.${urgency}`, urgency));
+  return el("span", { class: `badge ${kind}`.trim() }, urgencyName(urgency));
 }
 
 /** The "lead" (牵头) badge. */
 export const leadBadge = () => el("span", { class: "badge ok" }, t("work.lead"));
 
-/** Where: "文化路街道 红旗里社区 · 红旗里小区 3号楼" (street, community, the resident's words). */
-export function placeText(location, tree, { street = true } = {}) {
-  const loc = location || {};
-  const area = [street && loc.street ? tree.name(loc.street) : null, loc.community ? tree.name(loc.community) : null]
-    .filter(Boolean)
-    .join(" ");
-  return [area, loc.place].filter(Boolean).join(" · ");
-}
-
 /** The ticket's short id, linking to its page. */
 export function ticketLink(id) {
-  return el("a", { href: `/console/ticket?id=${encodeURIComponent(id)}`, class: "ticket-id", title: id }, String(id).slice(0, 8));
+  return el("a", { href: ticketHref(id), class: "ticket-id", title: id }, shortId(id));
 }
 
 /** A running countdown to `due`, marked for tests, with a clock's name before it. */
