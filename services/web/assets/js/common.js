@@ -356,10 +356,56 @@ export async function api(path, { method = "GET", body, query, signal } = {}) {
   return json;
 }
 
-/** What to tell the user about a failed call. */
+// The API explains every refusal in English (`detail`); a Chinese page says the same in
+// Chinese for the refusals people meet at work, keyed by the problem's stable `code`.
+const PROBLEMS_ZH = {
+  ticket_not_found: "找不到该工单，或它不在您的管辖范围内。",
+  out_of_scope: "这不在您的管辖范围内。",
+  role_not_permitted: "您的角色不能进行此操作。",
+  missing_credentials: "请先登录。",
+  invalid_token: "登录已失效，请重新登录。",
+  token_expired: "登录已过期，请重新登录。",
+  already_claimed: "该派单已被 {holder} 报到。",
+  not_holder: "该派单由 {holder} 负责，只有报到人可以操作。",
+  not_claimed: "请先报到，再反馈进展或结果。",
+  already_acknowledged: "该工单已受理。",
+  not_acknowledged: "请先受理该工单。",
+  wrong_stage: "工单当前所处环节不能进行此操作，请刷新后查看。",
+  ticket_closed: "工单已关闭。",
+  ticket_merged: "该工单已合并到另一张工单。",
+  ticket_busy: "工单正被他人同时处理，请刷新后重试。",
+  no_departments: "请至少选择一个部门。",
+  duplicate_department: "同一部门不能重复选择。",
+  already_summoned: "该部门已在召集之列。",
+  lead_not_summoned: "牵头部门必须是被召集的部门之一。",
+  not_summoned: "该部门未被召集。",
+  summons_declined: "该部门已退单。",
+  already_finished: "该部门已反馈结果。",
+  extension_pending: "已有延期申请在等待街道审批。",
+  no_extension_pending: "没有待审批的延期申请。",
+  extension_not_in_future: "延期时间必须晚于当前时限。",
+  departments_outstanding: "还有部门未反馈结果，暂不能办结。",
+  summons_open: "还有未完成的派单。",
+  self_merge: "不能把工单合并到它自己。",
+  already_supervised: "本轮已在督办中。",
+  no_suggestion: "路由目录没有建议部门，请手动选择。",
+  not_resolved: "工单办结后才能评价。",
+  feedback_recorded: "这次办结已经评价过了。",
+  rate_limited: "提交过于频繁，请稍后再试，或拨打 12345 热线。",
+  invalid_phone: "联系电话不正确，请填写手机号或带区号的固定电话，也可不填。",
+  unknown_location: "地点不在辖区目录中，请重新选择。",
+  invalid_text: "内容含有无法识别的字符，或过长，请修改后再提交。",
+  unavailable: "系统暂时无法连接数据库或消息服务，未做任何更改，请稍后重试。",
+  outcome_unknown: "操作已发出但未确认，请先查看工单经过，再决定是否重试。",
+  internal: "系统出错，已记录，请稍后重试。",
+};
+
+/** What to tell the user about a failed call: in Chinese when the page is. */
 export function problemText(error) {
-  if (error instanceof ApiProblem) return error.detail || error.title || `HTTP ${error.status}`;
-  return t("error.network");
+  if (!(error instanceof ApiProblem)) return t("error.network");
+  const zh = lang() === "zh" && PROBLEMS_ZH[error.code];
+  if (zh) return zh.replace("{holder}", error.problem.holder || "");
+  return error.detail || error.title || `HTTP ${error.status}`;
 }
 
 /**
