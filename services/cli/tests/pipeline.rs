@@ -50,34 +50,9 @@ where
     }
 }
 
-/// A plain HTTP/1.0 GET, with a bearer token when given: the status and the body.
+/// A GET, with a bearer token when given: the status and the body.
 async fn get(address: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    stream
-        .write_all(
-            format!(
-                "GET {path} HTTP/1.0\r\nHost: whistle\r\n{}\r\n",
-                token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"))
-            )
-            .as_bytes(),
-        )
-        .await
-        .expect("send");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    support::http(address, "GET", path, token, None).await
 }
 
 async fn in_community_queue(w: &Whistle, community: &str, ticket: TicketId) -> bool {

@@ -24,6 +24,7 @@ use whistle_consumer::{
     Handler, HandlerError, caused_by, put_row, read_row, read_rows, ticket_event, ticket_of,
 };
 use whistle_events::subjects::PublishedEvent;
+use whistle_events::ticket::{ExtensionApproved, ExtensionDenied};
 use whistle_events::{
     ActorId, Category, DepartmentId, EventMetadata, LiaisonId, Location, StreetId, Text,
     TicketEvent, TicketId, Urgency,
@@ -455,19 +456,12 @@ impl Handler for StreetStage {
                     },
                 )?])
             }
-            TicketEvent::ExtensionApproved(e) => Ok(self
+            TicketEvent::ExtensionApproved(ExtensionApproved { department, .. })
+            | TicketEvent::ExtensionDenied(ExtensionDenied { department, .. }) => Ok(self
                 .street_of(ticket, event)
                 .await?
                 .map(|street| {
-                    RowChange::delete(EXTENSIONS, extension_key(&street, &ticket, &e.department))
-                })
-                .into_iter()
-                .collect()),
-            TicketEvent::ExtensionDenied(e) => Ok(self
-                .street_of(ticket, event)
-                .await?
-                .map(|street| {
-                    RowChange::delete(EXTENSIONS, extension_key(&street, &ticket, &e.department))
+                    RowChange::delete(EXTENSIONS, extension_key(&street, &ticket, &department))
                 })
                 .into_iter()
                 .collect()),

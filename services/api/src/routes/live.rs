@@ -10,6 +10,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde_json::Value;
+use whistle_store::{EventStore, StoreError};
 
 use crate::access::{Duty, Target, authorize};
 use crate::auth::Principal;
@@ -51,6 +52,25 @@ where
         .into_response()
 }
 
+/// What `read` reads from the store for `key`, sent as `event: <name>` at once and again
+/// whenever it changes (see [`changes`]); a store that cannot be read sends a problem.
+fn follow<K, T, F, Fut>(name: &'static str, state: &ApiState, key: K, read: F) -> Response
+where
+    K: Clone + Send + 'static,
+    T: serde::Serialize,
+    F: Fn(EventStore, K) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    let store = state.store.clone();
+    changes(name, move || {
+        let read = read(store.clone(), key.clone());
+        async move {
+            let value = read.await.map_err(ApiError::unavailable)?;
+            serde_json::to_value(value).map_err(ApiError::internal)
+        }
+    })
+}
+
 /// A community's queue, sent again whenever it changes (`event: queue`).
 #[utoipa::path(
     get, path = "/api/communities/{community}/queue/live", tag = "live",
@@ -71,15 +91,12 @@ pub async fn community_queue(
         Target::Community(&community),
         &state.catalogue,
     )?;
-    Ok(changes("queue", move || {
-        let (store, community) = (state.store.clone(), community.clone());
-        async move {
-            let entries = whistle_community::queue(&store, &community)
-                .await
-                .map_err(ApiError::unavailable)?;
-            serde_json::to_value(entries).map_err(ApiError::internal)
-        }
-    }))
+    Ok(follow(
+        "queue",
+        &state,
+        community,
+        |store, community| async move { whistle_community::queue(&store, &community).await },
+    ))
 }
 
 /// A street dispatcher's queue, sent again whenever it changes (`event: queue`).
@@ -102,15 +119,12 @@ pub async fn dispatch_queue(
         Target::Street(&street),
         &state.catalogue,
     )?;
-    Ok(changes("queue", move || {
-        let (store, street) = (state.store.clone(), street.clone());
-        async move {
-            let entries = whistle_street::queue(&store, &street)
-                .await
-                .map_err(ApiError::unavailable)?;
-            serde_json::to_value(entries).map_err(ApiError::internal)
-        }
-    }))
+    Ok(follow(
+        "queue",
+        &state,
+        street,
+        |store, street| async move { whistle_street::queue(&store, &street).await },
+    ))
 }
 
 /// A street's extension requests, sent again whenever they change (`event: extensions`).
@@ -133,15 +147,12 @@ pub async fn extension_requests(
         Target::Street(&street),
         &state.catalogue,
     )?;
-    Ok(changes("extensions", move || {
-        let (store, street) = (state.store.clone(), street.clone());
-        async move {
-            let requests = whistle_street::extension_requests(&store, &street)
-                .await
-                .map_err(ApiError::unavailable)?;
-            serde_json::to_value(requests).map_err(ApiError::internal)
-        }
-    }))
+    Ok(follow(
+        "extensions",
+        &state,
+        street,
+        |store, street| async move { whistle_street::extension_requests(&store, &street).await },
+    ))
 }
 
 /// A department's queue, sent again whenever it changes (`event: queue`).
@@ -164,13 +175,10 @@ pub async fn department_queue(
         Target::Department(&department),
         &state.catalogue,
     )?;
-    Ok(changes("queue", move || {
-        let (store, department) = (state.store.clone(), department.clone());
-        async move {
-            let entries = whistle_department::queue(&store, &department)
-                .await
-                .map_err(ApiError::unavailable)?;
-            serde_json::to_value(entries).map_err(ApiError::internal)
-        }
-    }))
+    Ok(follow(
+        "queue",
+        &state,
+        department,
+        |store, department| async move { whistle_department::queue(&store, &department).await },
+    ))
 }
