@@ -3,16 +3,14 @@
 // acknowledges with a reply to the resident, then handles the matter locally (and reports
 // the fix, which resolves it) or calls it up to the street (社区呼叫). The resident's
 // contact is shown as the API gives it. The queue follows its live stream.
-import { addStrings, api, categoryName, channelName, el, frame, jurisdiction, placeText, scopeCode, shortId, t, when } from "./common.js";
+import { addStrings, api, categoryName, channelName, el, placeText, shortId, t, when } from "./common.js";
 import {
   ask,
   findClock,
-  followQueue,
   forgetTicket,
-  heading,
   muted,
   noteChange,
-  queueView,
+  openConsole,
   rowButton,
   textField,
   ticketClocks,
@@ -55,7 +53,7 @@ addStrings({
     "community.handling": "已转为社区就地办理。",
     "community.called_up": "已上报街道。",
     "community.resolved": "已办结。",
-    "community.no_community": "当前账号未绑定社区，无法查看诉求。",
+    "community.no_scope": "当前账号未绑定社区，无法查看诉求。",
   },
   en: {
     "community.title": "Community workstation",
@@ -89,33 +87,18 @@ addStrings({
     "community.handling": "Now handled by the community.",
     "community.called_up": "Called up to the street.",
     "community.resolved": "Resolved.",
-    "community.no_community": "This account has no community: there is no queue to show.",
+    "community.no_scope": "This account has no community: there is no queue to show.",
   },
 });
 
-const main = document.getElementById("main");
-const principal = await frame({ title: "community.title", roles: ["community", "grid_worker"] });
-const community = scopeCode(principal.scope);
-const tree = await jurisdiction();
-
-const view = queueView({
+const { principal, code: community, tree, queue } = await openConsole({
+  prefix: "community",
+  roles: ["community", "grid_worker"],
   columns: ["work.col.ticket", "work.col.matter", "work.col.place", "community.col.contact", "community.col.received", "work.col.due", "work.col.state", "work.col.actions"],
-  emptyKey: "community.empty",
+  queuePath: (code) => `/api/communities/${encodeURIComponent(code)}/queue`,
+  build: buildRows,
 });
-
-let queue = null;
-const refresh = () => (queue ? queue.refresh() : Promise.resolve([]));
-
-if (!community) {
-  main.replaceChildren(el("p", { class: "notice error" }, t("community.no_community")));
-} else {
-  queue = followQueue({ path: `/api/communities/${encodeURIComponent(community)}/queue`, view, build: buildRows });
-  main.replaceChildren(
-    heading("community.title", principal.scope_name || tree.name(community), queue.badge, refresh),
-    el("p", { class: "muted" }, t("community.intro")),
-    view.node,
-  );
-}
+const refresh = () => queue.refresh();
 
 // ---------------------------------------------------------------- rows
 

@@ -4,19 +4,17 @@
 // says who. The holder notes progress, reports the result, asks for more time; a summons
 // may be declined (退单) with a reason. The queue follows its live stream, and a toast
 // tells of each new summons.
-import { addStrings, api, ApiProblem, categoryName, el, frame, jurisdiction, placeText, problemText, scopeCode, shortId, stream, t, toast, when } from "./common.js";
+import { addStrings, api, ApiProblem, categoryName, el, placeText, problemText, shortId, stream, t, toast, when } from "./common.js";
 import {
   ask,
   checkField,
   dateTimeField,
   findClock,
-  followQueue,
   forgetTicket,
-  heading,
-  noteChange,
   leadBadge,
   muted,
-  queueView,
+  noteChange,
+  openConsole,
   rowButton,
   textField,
   ticketClocks,
@@ -68,7 +66,7 @@ addStrings({
     "liaison.field.extension_reason": "延期理由（将告知居民）",
     "liaison.notice.summoned": "新的派单：{category}，请在 30 分钟内报到。",
     "liaison.notice.summoned_plain": "新的派单 {ticket}，请在 30 分钟内报到。",
-    "liaison.no_department": "当前账号未绑定部门，无法查看派单。",
+    "liaison.no_scope": "当前账号未绑定部门，无法查看派单。",
   },
   en: {
     "liaison.title": "Department report-in",
@@ -111,39 +109,25 @@ addStrings({
     "liaison.field.extension_reason": "Why (the resident is told)",
     "liaison.notice.summoned": "New summons: {category}. Report in within 30 minutes.",
     "liaison.notice.summoned_plain": "New summons {ticket}. Report in within 30 minutes.",
-    "liaison.no_department": "This account has no department: there is no queue to show.",
+    "liaison.no_scope": "This account has no department: there is no queue to show.",
   },
 });
 
-const main = document.getElementById("main");
-const principal = await frame({ title: "liaison.title", roles: ["liaison"] });
-const department = scopeCode(principal.scope);
-const tree = await jurisdiction();
+const { principal, code: department, tree, queue } = await openConsole({
+  prefix: "liaison",
+  roles: ["liaison"],
+  columns: ["work.col.ticket", "work.col.matter", "work.col.place", "liaison.col.summoned", "work.col.due", "work.col.state", "work.col.actions"],
+  queuePath: (code) => `/api/departments/${encodeURIComponent(code)}/queue`,
+  build: buildRows,
+});
+const refresh = () => queue.refresh();
 
 /** Who claimed first, by row (`ticket/department`), after this liaison's claim lost the race. */
 const claimedBy = new Map();
 
-const view = queueView({
-  columns: ["work.col.ticket", "work.col.matter", "work.col.place", "liaison.col.summoned", "work.col.due", "work.col.state", "work.col.actions"],
-  emptyKey: "liaison.empty",
-});
-
-let queue = null;
-const refresh = () => (queue ? queue.refresh() : Promise.resolve([]));
-
-if (!department) {
-  main.replaceChildren(el("p", { class: "notice error" }, t("liaison.no_department")));
-} else {
-  queue = followQueue({ path: `/api/departments/${encodeURIComponent(department)}/queue`, view, build: buildRows });
-  main.replaceChildren(
-    heading("liaison.title", principal.scope_name || tree.name(department), queue.badge, refresh),
-    el("p", { class: "muted" }, t("liaison.intro")),
-    view.node,
-  );
-  followNotices();
-  // A denied extension does not change the queue: look at the claimed rows again now and then.
-  setInterval(() => queue.redraw(), 20000);
-}
+followNotices();
+// A denied extension does not change the queue: look at the claimed rows again now and then.
+setInterval(() => queue.redraw(), 20000);
 
 // ---------------------------------------------------------------- rows
 

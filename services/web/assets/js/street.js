@@ -3,18 +3,16 @@
 // with the reason and who declined, to re-dispatch; departments' requests for more time
 // (延期) to approve or deny; and merging a duplicate into the ticket that carries on.
 // The dispatch queue and the street's extension requests each follow their live stream.
-import { addStrings, api, categoryName, duration, el, fill, frame, jurisdiction, lang, placeText, scopeCode, shortId, stream, t, when } from "./common.js";
+import { addStrings, api, categoryName, duration, el, fill, lang, placeText, shortId, stream, t, when } from "./common.js";
 import {
   ask,
   findClock,
-  followQueue,
-  forgetTicket,
-  heading,
-  memo,
   forget,
+  forgetTicket,
+  memo,
   muted,
   noteChange,
-  queueView,
+  openConsole,
   rowButton,
   textField,
   ticketClocks,
@@ -73,7 +71,7 @@ addStrings({
     "street.approved": "已同意延期。",
     "street.denied": "已驳回延期申请。",
     "street.merged": "已合并。",
-    "street.no_street": "当前账号未绑定街道，无法查看派单队列。",
+    "street.no_scope": "当前账号未绑定街道，无法查看派单队列。",
   },
   en: {
     "street.title": "Street dispatch",
@@ -122,39 +120,25 @@ addStrings({
     "street.approved": "Extension approved.",
     "street.denied": "Extension denied.",
     "street.merged": "Merged.",
-    "street.no_street": "This account has no street: there is no queue to show.",
+    "street.no_scope": "This account has no street: there is no queue to show.",
   },
 });
 
-const main = document.getElementById("main");
-const principal = await frame({ title: "street.title", roles: ["street"] });
-const street = scopeCode(principal.scope);
-const tree = await jurisdiction();
-
-const view = queueView({
+const { code: street, tree, queue } = await openConsole({
+  prefix: "street",
+  roles: ["street"],
   columns: ["work.col.ticket", "work.col.matter", "work.col.place", "street.col.waiting", "street.col.since", "work.col.due", "work.col.actions"],
-  emptyKey: "street.empty",
+  queuePath: (code) => `/api/streets/${encodeURIComponent(code)}/dispatch-queue`,
+  build: buildRows,
+  onRefresh: () => refresh(),
 });
-
-let queue = null;
 /** The extension requests waiting for this street, as its live stream last sent them. */
 let extensions = [];
 const refresh = () => {
   forget("street:");
-  return queue ? queue.refresh() : Promise.resolve([]);
+  return queue.refresh();
 };
-
-if (!street) {
-  main.replaceChildren(el("p", { class: "notice error" }, t("street.no_street")));
-} else {
-  queue = followQueue({ path: `/api/streets/${encodeURIComponent(street)}/dispatch-queue`, view, build: buildRows });
-  main.replaceChildren(
-    heading("street.title", principal.scope_name || tree.name(street), queue.badge, refresh),
-    el("p", { class: "muted" }, t("street.intro")),
-    view.node,
-  );
-  followExtensions();
-}
+followExtensions();
 
 // ---------------------------------------------------------------- data
 

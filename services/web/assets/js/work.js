@@ -3,7 +3,7 @@
 // follows a live stream, row buttons, countdowns with their test id, and the dialog that
 // asks for a reason, a note or a result before an action and keeps itself open, with the
 // API's answer, when the action fails.
-import { act, addStrings, api, el, fill, liveBadge, problemText, shortId, stream, t, ticketHref, urgencyName, countdown } from "./common.js";
+import { act, addStrings, api, el, fill, frame, jurisdiction, liveBadge, problemText, scopeCode, shortId, stream, t, ticketHref, urgencyName, countdown } from "./common.js";
 
 addStrings({
   zh: {
@@ -195,6 +195,38 @@ export function followQueue({ path, view, build }) {
   );
   refresh();
   return { badge, refresh, redraw: () => show(latest), entries: () => latest };
+}
+
+/**
+ * Opens a work console: the frame for `roles`, then the queue of the signed-in person's
+ * own community, street or department (`queuePath(code)`), followed live and drawn by
+ * `build`, under the heading `<prefix>.title` and the line `<prefix>.intro`. An account
+ * with no such scope reads `<prefix>.no_scope`, and the promise never resolves. Resolves
+ * to `{ principal, code, tree, queue }`; `build` runs only after it has. The heading's
+ * refresh button calls `onRefresh`, or reads the queue again.
+ */
+export async function openConsole({ prefix, roles, columns, queuePath, build, onRefresh = null }) {
+  const main = document.getElementById("main");
+  const principal = await frame({ title: `${prefix}.title`, roles });
+  const code = scopeCode(principal.scope);
+  const tree = await jurisdiction();
+  if (!code) {
+    main.replaceChildren(el("p", { class: "notice error" }, t(`${prefix}.no_scope`)));
+    return new Promise(() => {});
+  }
+  const view = queueView({ columns, emptyKey: `${prefix}.empty` });
+  // The page's own names (its code, the tree) exist only once this has resolved and the
+  // page has gone on: its rows are built after that.
+  let open = null;
+  const ready = new Promise((resolve) => (open = resolve));
+  const queue = followQueue({ path: queuePath(code), view, build: async (entries) => (await ready, build(entries)) });
+  main.replaceChildren(
+    heading(`${prefix}.title`, principal.scope_name || tree.name(code), queue.badge, () => (onRefresh ? onRefresh() : queue.refresh())),
+    el("p", { class: "muted" }, t(`${prefix}.intro`)),
+    view.node,
+  );
+  setTimeout(open);
+  return { principal, code, tree, queue };
 }
 
 /** The page's heading with the live badge and a refresh button beside it. */
