@@ -134,6 +134,8 @@ const { code: street, tree, queue } = await openConsole({
 });
 /** The extension requests waiting for this street, as its live stream last sent them. */
 let extensions = [];
+/** How many times the live stream has sent the requests (see `followQueue`). */
+let extensionsSent = 0;
 const refresh = () => {
   forget("street:");
   return queue.refresh();
@@ -166,16 +168,21 @@ function showExtensions(requests) {
 }
 
 /** Reads the extension requests again (after an action), rather than wait for the stream. */
-function loadExtensions() {
-  return api(extensionsPath()).then(showExtensions, () => {});
+async function loadExtensions() {
+  const before = extensionsSent;
+  const requests = await api(extensionsPath()).catch(() => null);
+  // A read that crossed a message of the stream may be older than it: the stream wins.
+  if (requests && extensionsSent === before) showExtensions(requests);
 }
 
 /** Follows the street's extension requests: the rows redraw whenever they change. */
 function followExtensions() {
   stream(`${extensionsPath()}/live`, (message) => {
-    if (message.event === "extensions" && Array.isArray(message.data)) showExtensions(message.data);
+    if (message.event === "extensions" && Array.isArray(message.data)) {
+      extensionsSent += 1;
+      showExtensions(message.data);
+    }
   });
-  loadExtensions();
 }
 
 /** The dispatch queue's rows, then the extension requests. */

@@ -175,11 +175,18 @@ export function followQueue({ path, view, build }) {
     }
   }
 
+  // How many times the live stream has sent the queue. A read that crossed a message of
+  // the stream may be older than it, so it is not shown: were it newer, the stream sends
+  // it within a second anyway, since it differs from what the stream last sent.
+  let sent = 0;
+
   async function refresh() {
+    const before = sent;
     try {
-      const entries = await api(path);
-      await show(entries || []);
-      return entries || [];
+      const entries = (await api(path)) || [];
+      if (sent !== before) return latest;
+      await show(entries);
+      return entries;
     } catch (error) {
       view.fail(error);
       return latest;
@@ -189,7 +196,10 @@ export function followQueue({ path, view, build }) {
   stream(
     `${path}/live`,
     (message) => {
-      if (message.event === "queue" && Array.isArray(message.data)) show(message.data);
+      if (message.event === "queue" && Array.isArray(message.data)) {
+        sent += 1;
+        show(message.data);
+      }
     },
     (on) => badge.set(on),
   );
