@@ -18,6 +18,15 @@ async function confirm(page, fields) {
   await page.waitForFunction(() => !document.querySelector("[data-testid='dialog'][open]"));
 }
 
+/** Waits until `check()` resolves true, checking every 100 ms for up to 20 s. */
+async function until(check, what = "a condition") {
+  for (let waited = 0; waited < 20000; waited += 100) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
 const row = (ticket) => `[data-testid="queue-row"][data-ticket="${ticket}"]`;
 
 test("each console renders with the demo data", async (t) => {
@@ -245,6 +254,11 @@ test("a department's request for more time reaches the street live, and the stre
   });
   assert.equal(filed.status, 201, JSON.stringify(filed.body));
   const ticket = filed.body.ticket;
+  // As a worker would: act once the ticket is in the community's queue.
+  await until(
+    async () => JSON.stringify((await call("community-hongqili", "GET", "/api/communities/hongqili/queue")).body).includes(ticket),
+    "the ticket in 红旗里's queue",
+  );
   for (const [step, body] of [
     ["acknowledge", { reply: "已收到，马上安排" }],
     ["call-up", { reason: "需住建清掏" }],
@@ -253,19 +267,18 @@ test("a department's request for more time reaches the street live, and the stre
     assert.equal(done.status, 200, `${step}: ${JSON.stringify(done.body)}`);
   }
   const summons = `/api/tickets/${ticket}/summons/zhujian`;
-  let claimed;
-  for (let i = 0; i < 50; i++) {
-    claimed = await call("liaison-zhujian-wang", "POST", `${summons}/claim`);
-    if (claimed.status === 200) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await until(
+    async () => JSON.stringify((await call("liaison-zhujian-wang", "GET", "/api/departments/zhujian/queue")).body).includes(ticket),
+    "the summons in 住建's queue",
+  );
+  const claimed = await call("liaison-zhujian-wang", "POST", `${summons}/claim`);
   assert.equal(claimed.status, 200, JSON.stringify(claimed.body));
 
   const page = await open("street-wenhualu");
   await page.goto(new URL("/console/street", base).href);
   await page.waitForSelector("[data-testid='live'].on");
-  const until = new Date(Date.now() + 20 * 86400000).toISOString();
-  const asked = await call("liaison-zhujian-wang", "POST", `${summons}/extension`, { until, reason: "需协调物业停水后施工" });
+  const later = new Date(Date.now() + 20 * 86400000).toISOString();
+  const asked = await call("liaison-zhujian-wang", "POST", `${summons}/extension`, { until: later, reason: "需协调物业停水后施工" });
   assert.equal(asked.status, 200, JSON.stringify(asked.body));
   const request = `[data-testid='queue-row'][data-ticket='${ticket}'][data-kind='extension']`;
   await page.waitForSelector(request, { timeout: LIVE_MS + 1000 });
