@@ -1376,6 +1376,27 @@ async fn extension_listed(
     }
 }
 
+/// 住建's queue entry of `ticket`.
+async fn summons_in_queue(address: SocketAddr, liaison: &str, ticket: &TicketId) -> Value {
+    let answer = call(
+        address,
+        "GET",
+        "/api/departments/zhujian/queue",
+        Some(liaison),
+        None,
+    )
+    .await;
+    answer
+        .json()
+        .as_array()
+        .and_then(|q| {
+            q.iter()
+                .find(|e| e["ticket"] == ticket.to_string())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("{ticket} in 住建's queue: {}", answer.body))
+}
+
 #[tokio::test]
 async fn an_extension_request_waits_on_its_street_until_answered() {
     let w = serve(false, false, 10).await;
@@ -1406,6 +1427,14 @@ async fn an_extension_request_waits_on_its_street_until_answered() {
         assert_eq!(waiting["liaison"], "zhujian-wang");
         assert_eq!(waiting["reason"], "需协调物业停水后施工");
         assert_eq!(waiting["category"], "drains");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !summons_in_queue(a, &liaison, &ticket).await["extension_requested"].is_string() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the liaison's queue shows the request waiting"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let answered = call(
             a,
             "POST",
@@ -1416,6 +1445,14 @@ async fn an_extension_request_waits_on_its_street_until_answered() {
         .await;
         assert_eq!(answered.status, 200, "{answer}: {}", answered.body);
         extension_listed(a, &street, &ticket, false).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !summons_in_queue(a, &liaison, &ticket).await["extension_requested"].is_null() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queue forgets the answered request"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     let elsewhere = w.token("street", "street:tongjiang", "tongjiang-dispatch");
     let refused = call(

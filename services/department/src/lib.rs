@@ -1,8 +1,9 @@
 //! The department report-in stage (部门报到).
 //!
 //! - **Consumes** (consumer `department`): `WhistleBlown`, `DepartmentReportedIn`,
-//!   `DepartmentDeclined`, `ProgressNoted`, `DepartmentFinished`, `ExtensionApproved`,
-//!   `Resolved`, `Reopened`, `Closed`, `MergedInto`.
+//!   `DepartmentDeclined`, `ProgressNoted`, `DepartmentFinished`, `ExtensionRequested`,
+//!   `ExtensionApproved`, `ExtensionDenied`, `Resolved`, `Reopened`, `Closed`,
+//!   `MergedInto`.
 //! - **Keeps** the read model `department_queue`: one row per open summons, keyed
 //!   `<department>/<ticket>`; [`queue`] lists a department's summons by deadline.
 //! - **Tells** the department's liaisons about every change ([`notices`]).
@@ -68,6 +69,9 @@ pub struct QueueEntry {
     pub reported_in_at: Option<DateTime<Utc>>,
     /// An approved extension of its deadline.
     pub extended_until: Option<DateTime<Utc>>,
+    /// The deadline asked for in an extension request the street has not answered yet.
+    #[serde(default)]
+    pub extension_requested: Option<DateTime<Utc>>,
     /// The latest progress note.
     pub last_note: Option<String>,
     /// Where the problem is.
@@ -182,13 +186,15 @@ fn put(entry: &QueueEntry) -> Result<RowChange, HandlerError> {
     put_row(QUEUE, key(&entry.department, &entry.ticket), entry)
 }
 
-const WANTED: [&str; 10] = [
+const WANTED: [&str; 12] = [
     "WhistleBlown",
     "DepartmentReportedIn",
     "DepartmentDeclined",
     "ProgressNoted",
     "DepartmentFinished",
+    "ExtensionRequested",
     "ExtensionApproved",
+    "ExtensionDenied",
     "Resolved",
     "Reopened",
     "Closed",
@@ -234,6 +240,7 @@ impl Handler for ReportInStage {
                         report_in_due: at + REPORT_IN_WITHIN,
                         reported_in_at: None,
                         extended_until: None,
+                        extension_requested: None,
                         last_note: None,
                         location: received.location.clone(),
                         category: received.category,
@@ -264,9 +271,22 @@ impl Handler for ReportInStage {
                 })
                 .await
             }
+            TicketEvent::ExtensionRequested(e) => {
+                self.update(&e.department, &ticket, |entry| {
+                    entry.extension_requested = Some(e.until)
+                })
+                .await
+            }
             TicketEvent::ExtensionApproved(e) => {
                 self.update(&e.department, &ticket, |entry| {
-                    entry.extended_until = Some(e.until)
+                    entry.extended_until = Some(e.until);
+                    entry.extension_requested = None;
+                })
+                .await
+            }
+            TicketEvent::ExtensionDenied(e) => {
+                self.update(&e.department, &ticket, |entry| {
+                    entry.extension_requested = None
                 })
                 .await
             }

@@ -18,7 +18,6 @@ import {
   rowButton,
   textField,
   ticketClocks,
-  ticketDetails,
   ticketLink,
   timer,
   urgencyBadge,
@@ -126,28 +125,21 @@ const refresh = () => queue.refresh();
 const claimedBy = new Map();
 
 followNotices();
-// A denied extension does not change the queue: look at the claimed rows again now and then.
-setInterval(() => queue.redraw(), 20000);
 
 // ---------------------------------------------------------------- rows
 
 const keyOf = (entry) => `${entry.ticket}/${entry.department}`;
 
-/** The rows of the queue; a claimed summons also needs its ticket and clocks. */
+/** The rows of the queue; a claimed summons also needs its clocks (the completion due). */
 async function buildRows(entries) {
-  for (const e of entries) noteChange(e.ticket, JSON.stringify([e.status, e.liaison, e.last_note, e.extended_until]));
-  const extras = await Promise.all(
-    entries.map((entry) =>
-      entry.status === "reported_in"
-        ? Promise.all([ticketDetails(entry.ticket, 15000), ticketClocks(entry.ticket, 15000)]).catch(() => [null, null])
-        : [null, null],
-    ),
+  for (const e of entries) noteChange(e.ticket, JSON.stringify([e.status, e.liaison, e.last_note, e.extended_until, e.extension_requested]));
+  const clocks = await Promise.all(
+    entries.map((entry) => (entry.status === "reported_in" ? ticketClocks(entry.ticket, 15000).catch(() => null) : null)),
   );
-  return entries.map((entry, i) => row(entry, ...extras[i]));
+  return entries.map((entry, i) => row(entry, clocks[i]));
 }
 
-function row(entry, ticket, clocks) {
-  const summons = ticket?.summonses?.find((s) => s.department === entry.department) || null;
+function row(entry, clocks) {
   return el(
     "tr",
     { "data-testid": "queue-row", dataset: { ticket: entry.ticket, department: entry.department, status: entry.status } },
@@ -156,8 +148,8 @@ function row(entry, ticket, clocks) {
     el("td", {}, placeText(entry.location, tree)),
     el("td", {}, when(entry.summoned_at)),
     el("td", {}, deadline(entry, clocks)),
-    el("td", {}, stateCell(entry, summons)),
-    el("td", {}, el("div", { class: "row-actions" }, buttons(entry, summons))),
+    el("td", {}, stateCell(entry)),
+    el("td", {}, el("div", { class: "row-actions" }, buttons(entry))),
   );
 }
 
@@ -170,7 +162,7 @@ function deadline(entry, clocks) {
   return timer(due, { label: t("clock.completion"), warnSeconds: 4 * 3600, paused: Boolean(clock?.clock.paused) });
 }
 
-function stateCell(entry, summons) {
+function stateCell(entry) {
   const lost = claimedBy.get(keyOf(entry));
   const notice = lost ? el("p", { class: "notice error claimed-by", "data-testid": "claimed-by" }, t("liaison.claimed_by", { who: lost })) : null;
   if (entry.status === "summoned") return [el("span", { class: "badge warn" }, t("liaison.state.summoned")), notice];
@@ -181,14 +173,14 @@ function stateCell(entry, summons) {
     el("div", { class: "small", "data-testid": "holder" }, t("liaison.by", { who: who || "—" })),
     entry.reported_in_at ? muted(t("liaison.at", { time: when(entry.reported_in_at) })) : null,
     entry.last_note ? el("div", { class: "small last-note" }, t("liaison.last_note", { note: entry.last_note })) : null,
-    summons?.extension_requested ? el("div", { class: "small warn-text" }, t("liaison.extension_pending", { time: when(summons.extension_requested) })) : null,
+    entry.extension_requested ? el("div", { class: "small warn-text" }, t("liaison.extension_pending", { time: when(entry.extension_requested) })) : null,
     entry.extended_until ? muted(t("liaison.extended", { time: when(entry.extended_until) })) : null,
     notice,
   ];
 }
 
 /** Only what this liaison can do to the summons as it stands. */
-function buttons(entry, summons) {
+function buttons(entry) {
   if (entry.status === "summoned")
     return [
       rowButton("liaison.claim", "claim", (e) => claim(entry, e.currentTarget), "primary"),
@@ -199,7 +191,7 @@ function buttons(entry, summons) {
   return [
     rowButton("liaison.progress", "progress", () => progress(entry)),
     rowButton("liaison.finish", "finish", () => finish(entry), "primary"),
-    summons?.extension_requested ? null : rowButton("liaison.extension", "extension", () => extension(entry)),
+    entry.extension_requested ? null : rowButton("liaison.extension", "extension", () => extension(entry)),
     rowButton("liaison.decline", "decline", () => decline(entry), "danger"),
   ];
 }
