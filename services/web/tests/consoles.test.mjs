@@ -293,3 +293,16 @@ test("a department's request for more time reaches the street live, and the stre
   assertClean(page, "extension");
   await page.context().close();
 });
+
+test("sign-in returns only to a page of this site", async () => {
+  for (const next of ["/\\evil.example/x", "/%09/evil.example", "//evil.example", "/console/liaison"]) {
+    const page = await open(null);
+    await page.goto(new URL(`/sign-in?next=${encodeURIComponent(next)}`, base).href);
+    await page.click("[data-testid='demo-supervisor-city']");
+    await page.waitForURL((url) => !url.pathname.startsWith("/sign-in"));
+    const landed = new URL(page.url());
+    assert.equal(landed.origin, new URL(base).origin, `next=${next} stays on this site`);
+    if (next === "/console/liaison") assert.equal(landed.pathname, "/console/liaison");
+    await page.context().close();
+  }
+});

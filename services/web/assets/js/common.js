@@ -346,11 +346,7 @@ export async function api(path, { method = "GET", body, query, signal } = {}) {
     }
   }
   if (!response.ok) {
-    if (response.status === 401 && token()) {
-      // An expired or revoked token: back to sign-in, then here again.
-      localStorage.removeItem(TOKEN_KEY);
-      goToSignIn();
-    }
+    if (response.status === 401) signedOut();
     throw new ApiProblem(response.status, json || {});
   }
   return json;
@@ -445,6 +441,16 @@ export function stream(path, onEvent, onState = () => {}) {
           headers: headers({ Accept: "text/event-stream" }),
           signal: stop.signal,
         });
+        if (response.status === 401) {
+          signedOut();
+          onState(false);
+          return;
+        }
+        if (response.status === 403) {
+          // Not this caller's to follow: asking again will not change that.
+          onState(false);
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         onState(true);
         pause = 500;
@@ -581,8 +587,24 @@ export function signOut() {
   location.href = "/";
 }
 
+/** Whether this page is for signed-in staff only (set by `frame({ roles })`). */
+let staffOnly = false;
+
+/**
+ * The token expired or was revoked: forget it, and on a staff page go to sign-in and
+ * come back. Public pages (the form, the status page) carry on without it.
+ */
+function signedOut() {
+  if (!token()) return;
+  localStorage.removeItem(TOKEN_KEY);
+  me = null;
+  if (staffOnly) goToSignIn();
+}
+
+/** To sign-in, then back to this page. Never with the fragment: a tracking code lives there. */
 function goToSignIn() {
-  const next = location.pathname + location.search + location.hash;
+  if (location.pathname === "/sign-in") return;
+  const next = location.pathname + location.search;
   location.href = `/sign-in?next=${encodeURIComponent(next)}`;
 }
 
@@ -663,6 +685,7 @@ export async function frame({ title, roles = null } = {}) {
   if (title) document.title = `${t(title)} · whistle`;
   translate();
   if (roles) {
+    staffOnly = true;
     if (!principal) {
       goToSignIn();
       return new Promise(() => {});

@@ -38,8 +38,12 @@ await frame({ title: "signin.title" });
 
 function next(principal) {
   const wanted = new URLSearchParams(location.search).get("next");
-  // Only a path of this site: never an address elsewhere.
-  if (wanted && wanted.startsWith("/") && !wanted.startsWith("//")) return wanted;
+  if (wanted) {
+    // Only a page of this site (browsers read `/\host` and `/%09/host` as another host,
+    // so the parsed origin decides), and never the sign-in page itself.
+    const url = new URL(wanted, location.origin);
+    if (url.origin === location.origin && url.pathname !== "/sign-in") return url.pathname + url.search;
+  }
   return CONSOLE[principal.role] || "/";
 }
 
