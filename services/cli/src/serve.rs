@@ -77,6 +77,13 @@ pub struct ServeArgs {
     pub web_dir: Option<PathBuf>,
 }
 
+/// Whether the consoles offer one-click demo accounts: only with demo data, and only to
+/// this machine. They sign anyone in as any role, city-wide supervisors included, so a
+/// service reachable from elsewhere never offers them, even when started with `--demo`.
+pub fn demo_sign_in(args: &ServeArgs) -> bool {
+    args.demo && args.listen.ip().is_loopback()
+}
+
 /// The SLA policy and calendar `serve` times tickets with.
 pub fn sla_config(
     policy: Option<&std::path::Path>,
@@ -322,7 +329,7 @@ pub async fn start(
         calendar,
         registry: Arc::new(registry),
         mode,
-        demo_accounts: if args.demo {
+        demo_accounts: if demo_sign_in(args) {
             crate::demo::accounts().into()
         } else {
             Arc::from([])
@@ -387,9 +394,14 @@ pub async fn run(store_args: &StoreArgs, args: &ServeArgs) -> anyhow::Result<()>
         ),
         running.address
     );
-    if args.demo {
+    if demo_sign_in(args) {
         println!(
             "consoles: http://{}/sign-in offers the demo accounts (one per role; demo data only)",
+            running.address
+        );
+    } else if args.demo {
+        println!(
+            "consoles: no demo accounts, since whistle listens beyond this machine ({}); sign in with a token",
             running.address
         );
     }

@@ -70,6 +70,17 @@ async fn demo_accounts_exist_only_with_demo_data_and_sign_in_as_who_they_say() {
     assert_eq!(status, 404, "no token without demo data: {body}");
     plain.stop().await;
 
+    // With demo data, but reachable from other machines: no one-click accounts either.
+    let open = Whistle::start_with(false, false, |args| {
+        args.demo = true;
+        args.listen = "0.0.0.0:0".parse().expect("an address");
+    })
+    .await;
+    let (status, body) = http(open.address(), "GET", "/api/demo/accounts", None, None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(json(&body)["code"], "demo_off");
+    open.stop().await;
+
     let w = Whistle::start_with(false, false, |args| args.demo = true).await;
     let (status, body) = http(w.address(), "GET", "/api/demo/accounts", None, None).await;
     assert_eq!(status, 200, "{body}");

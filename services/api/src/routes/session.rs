@@ -74,8 +74,8 @@ pub struct DemoTokenOut {
 fn demo_off() -> ApiError {
     ApiError::not_found(
         "demo_off",
-        "this service has no demo accounts (they exist only with `whistle serve --demo`); \
-         sign in with a token from `whistle token`",
+        "this service has no demo accounts (they exist only with `whistle serve --demo` on a \
+         loopback address); sign in with a token from `whistle token`",
     )
 }
 
