@@ -1454,6 +1454,27 @@ async fn an_extension_request_waits_on_its_street_until_answered() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // A department that declines asks for nothing any more.
+    let asked = call(
+        a,
+        "POST",
+        &format!("{summons}/extension"),
+        Some(&liaison),
+        json_body(json!({"until": until, "reason": "等待材料"})),
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    extension_listed(a, &street, &ticket, true).await;
+    let declined = call(
+        a,
+        "POST",
+        &format!("{summons}/decline"),
+        Some(&liaison),
+        json_body(json!({"reason": "不属于住建职责"})),
+    )
+    .await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    extension_listed(a, &street, &ticket, false).await;
     let elsewhere = w.token("street", "street:tongjiang", "tongjiang-dispatch");
     let refused = call(
         a,

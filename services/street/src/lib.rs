@@ -400,12 +400,19 @@ impl Handler for StreetStage {
                 self.dispatch(ticket, &state, event, Waiting::Confirm).await
             }
             TicketEvent::DepartmentDeclined(declined) => {
+                // A department that declined asks for no more time.
+                let forget = self.street_of(ticket, event).await?.map(|street| {
+                    RowChange::delete(
+                        EXTENSIONS,
+                        extension_key(&street, &ticket, &declined.department),
+                    )
+                });
                 let later = self
                     .store
                     .read_stream("Ticket", &ticket.to_string(), event.stream_version)
                     .await?;
                 if later.iter().any(|e| e.event_type == "WhistleBlown") {
-                    return Ok(Vec::new());
+                    return Ok(forget.into_iter().collect());
                 }
                 let state = self
                     .tickets
@@ -413,21 +420,35 @@ impl Handler for StreetStage {
                     .await?;
                 // Still with departments, or back with the street when every one declined.
                 if !matches!(state.stage(), Stage::Whistled | Stage::CalledUp) {
-                    return Ok(Vec::new());
+                    return Ok(forget.into_iter().collect());
                 }
-                self.dispatch(
-                    ticket,
-                    &state,
-                    event,
-                    Waiting::Declined {
-                        department: declined.department,
-                    },
-                )
-                .await
+                let mut changes = self
+                    .dispatch(
+                        ticket,
+                        &state,
+                        event,
+                        Waiting::Declined {
+                            department: declined.department,
+                        },
+                    )
+                    .await?;
+                changes.extend(forget);
+                Ok(changes)
             }
-            TicketEvent::DepartmentFinished(_) => {
+            TicketEvent::DepartmentFinished(finished) => {
                 self.resolve_if_done(ticket, event).await?;
-                Ok(Vec::new())
+                // A department that finished asks for no more time.
+                Ok(self
+                    .street_of(ticket, event)
+                    .await?
+                    .map(|street| {
+                        RowChange::delete(
+                            EXTENSIONS,
+                            extension_key(&street, &ticket, &finished.department),
+                        )
+                    })
+                    .into_iter()
+                    .collect())
             }
             TicketEvent::ExtensionRequested(asked) => {
                 let state = self
@@ -473,19 +494,17 @@ impl Handler for StreetStage {
                 .collect()),
             // The ticket is done here: nothing waits for the street any more.
             TicketEvent::Resolved(_) | TicketEvent::Closed(_) | TicketEvent::MergedInto(_) => {
-                let state = self
-                    .tickets
-                    .load_after(ticket, event.stream_version)
-                    .await?;
-                let Some(street) = state.received().map(|r| r.location.street.clone()) else {
+                let Some(street) = self.street_of(ticket, event).await? else {
                     return Ok(Vec::new());
                 };
+                let waiting: Vec<ExtensionRequest> =
+                    read_rows(&self.store, EXTENSIONS, &format!("{street}/{ticket}/")).await?;
                 Ok(
                     std::iter::once(RowChange::delete(QUEUE, key(&street, &ticket)))
-                        .chain(state.summonses().keys().map(|department| {
+                        .chain(waiting.iter().map(|request| {
                             RowChange::delete(
                                 EXTENSIONS,
-                                extension_key(&street, &ticket, department),
+                                extension_key(&street, &ticket, &request.department),
                             )
                         }))
                         .collect(),
