@@ -67,7 +67,12 @@ fn collect(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) {
 /// The path of `echarts.min.js`: `WHISTLE_ECHARTS`, or installed from the lock file.
 fn echarts(manifest: &Path, out: &Path) -> PathBuf {
     if let Some(file) = env::var_os("WHISTLE_ECHARTS") {
-        return PathBuf::from(file);
+        // include_bytes! reads from OUT_DIR, so the path must not be relative; and a new
+        // copy must rebuild the table, whose entity tag is of its bytes.
+        let file = fs::canonicalize(&file)
+            .unwrap_or_else(|e| panic!("WHISTLE_ECHARTS={}: {e}", PathBuf::from(&file).display()));
+        println!("cargo:rerun-if-changed={}", file.display());
+        return file;
     }
     let npm = out.join("npm");
     let installed = npm.join("node_modules/echarts/dist/echarts.min.js");

@@ -214,13 +214,14 @@ pub async fn receive(
     Ok((ticket, state.receipts.token(&ticket)?))
 }
 
-/// A telephone number someone can call back: digits, with the usual separators, 5 to 20
-/// digits in all (a mobile, a landline with its area code, an extension).
+/// A telephone number someone can call back: digits, with the usual separators (an
+/// extension after `#`, brackets half- or full-width), 5 to 20 digits in all (a mobile, a
+/// landline with its area code, an extension).
 fn check_phone(phone: &str) -> Result<(), ApiError> {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let separators_only = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+    let separators_only = phone.chars().all(|c| {
+        c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '#' | '（' | '）')
+    });
     if separators_only && (5..=20).contains(&digits) {
         Ok(())
     } else {

@@ -547,6 +547,7 @@ function explain(error, { errors, problem, submit }) {
 /** Which field a problem of the API is about, read from its code or its detail. */
 function fieldOf(error) {
   if (error.code === "unknown_location" || error.code === "out_of_scope") return "community";
+  if (error.code === "invalid_phone") return "contact-phone";
   const detail = error.detail || "";
   const match = /(?:^|: )(category|urgency|description|place|community|phone|name|address)\b/.exec(detail);
   if (!match) return null;

@@ -57,8 +57,7 @@ addStrings({
     "street.field.departments_hint": "已按目录建议勾选，可调整。",
     "street.field.lead": "牵头部门",
     "street.field.reason": "派单说明（选填）",
-    "street.field.approve_reason": "审批意见",
-    "street.field.approve_default": "同意延期，请在新时限内办结。",
+    "street.field.approve_reason": "延期理由（将告知居民）",
     "street.field.deny_reason": "不同意的理由",
     "street.field.into": "合并到（继续办理的工单）",
     "street.field.merge_reason": "为何是同一事件",
@@ -106,8 +105,7 @@ addStrings({
     "street.field.departments_hint": "The catalogue's suggestion is ticked; change it if needed.",
     "street.field.lead": "Lead department",
     "street.field.reason": "Note (optional)",
-    "street.field.approve_reason": "Comment",
-    "street.field.approve_default": "Approved; please finish by the new deadline.",
+    "street.field.approve_reason": "Reason for the extension (the resident is told)",
     "street.field.deny_reason": "Why not",
     "street.field.into": "Merge into (the ticket that carries on)",
     "street.field.merge_reason": "Why it is the same incident",
@@ -288,8 +286,8 @@ function extensionRow(request, clocks) {
       el(
         "div",
         { class: "row-actions" },
-        rowButton("street.approve", "approve-extension", () => decideExtension(request.ticket, d, true), "primary"),
-        rowButton("street.deny", "deny-extension", () => decideExtension(request.ticket, d, false), "danger"),
+        rowButton("street.approve", "approve-extension", () => decideExtension(request, true), "primary"),
+        rowButton("street.deny", "deny-extension", () => decideExtension(request, false), "danger"),
       ),
     ),
   );
@@ -388,14 +386,19 @@ async function whistle(entry, again) {
   if (result) await reload(entry.ticket);
 }
 
-async function decideExtension(ticket, department, approve) {
+/**
+ * Approves or denies a request for more time. An approval's reason is what the resident
+ * is told, so it starts as the department's own reason.
+ */
+async function decideExtension(request, approve) {
+  const { ticket, department } = request;
   const result = await ask({
     title: t(approve ? "street.dialog.approve" : "street.dialog.deny", { ticket: shortId(ticket), department: deptName(department) }),
     fields: [
       textField({
         name: "reason",
         label: t(approve ? "street.field.approve_reason" : "street.field.deny_reason"),
-        value: approve ? t("street.field.approve_default") : "",
+        value: approve ? request.reason : "",
       }),
     ],
     confirmKey: approve ? "street.approve" : "street.deny",

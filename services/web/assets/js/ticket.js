@@ -361,7 +361,16 @@ async function start() {
 
 async function load() {
   const base = `/api/tickets/${encodeURIComponent(id)}`;
-  const [ticket, timeline, clocks] = await Promise.all([api(base), api(`${base}/timeline`), api(`${base}/clocks`)]);
+  const [ticket, timeline, clocks] = await Promise.all([
+    api(base),
+    api(`${base}/timeline`),
+    // A ticket just received has no clocks until the SLA engine has seen it: that is not
+    // "no such ticket", only "no clocks yet".
+    api(`${base}/clocks`).catch((error) => {
+      if (error instanceof ApiProblem && error.code === "clocks_not_ready") return { clocks: [] };
+      throw error;
+    }),
+  ]);
   return { ticket, timeline, clocks };
 }
 

@@ -277,7 +277,7 @@ function show(follow) {
 // ---------------------------------------------------------------- status
 
 function stageName(follow) {
-  const rated = follow.stage === "resolved" && Boolean(follow.rating || state.rated);
+  const rated = follow.stage === "resolved" && !follow.can_rate && Boolean(follow.rating || state.rated);
   const key = `track.stage.${rated ? "resolved_rated" : follow.stage}`;
   const name = t(key);
   if (name !== key) return name;
@@ -355,6 +355,9 @@ function progress(stage) {
  * never wipes a form being filled in.
  */
 function drawRating(follow) {
+  // A rating sent from this page shows until the API has it; once the ticket is reopened
+  // and resolved again, the new round can be rated.
+  if (follow.can_rate) state.rated = null;
   const given = follow.rating || state.rated;
   const key = given ? `rated:${JSON.stringify(given)}` : follow.can_rate ? "form" : "none";
   if (key === state.ratingKey) return;
