@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt as _;
 use serde_json::Value;
 use whistle_store::{EventStore, StoreError};
 
@@ -17,36 +16,85 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::state::{ApiState, Segments};
 
-/// How often a live view is read again.
+/// How often a live view is read again even when nothing new was applied: the board's
+/// at-risk and breached clocks change with time alone.
 const EVERY: Duration = Duration::from_secs(1);
 
-/// Reads `read` every [`EVERY`] and sends `event: <name>` with its JSON at once and then
-/// whenever it differs from what was last sent; a failed read sends `event: problem`
-/// with what to do, and the stream carries on.
-pub fn changes<F, Fut>(name: &'static str, mut read: F) -> Response
+/// How often a live view looks whether its read model's consumer applied anything new.
+const PROBE: Duration = Duration::from_millis(150);
+
+/// The consumer whose checkpoint tells that a live view's read model may have changed.
+#[derive(Clone)]
+pub struct Watch {
+    /// Where the checkpoint is.
+    pub store: EventStore,
+    /// The consumer (`sla`, `community`, `street`, `department`).
+    pub consumer: &'static str,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("consumer", &self.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a live view last did.
+#[derive(Default)]
+struct Seen {
+    /// The JSON last sent.
+    sent: Option<String>,
+    /// The watched consumer's checkpoint at the last look.
+    position: Option<u64>,
+    /// When `read` last ran.
+    read_at: Option<tokio::time::Instant>,
+}
+
+/// Sends `event: <name>` with `read`'s JSON at once, and again whenever it differs from
+/// what was last sent. `read` runs again as soon as the `watch`ed consumer applied
+/// something (looked at every [`PROBE`]), and at least every [`EVERY`]. A failed read
+/// sends `event: problem` with what to do, and the stream carries on.
+pub fn changes<F, Fut>(name: &'static str, watch: Option<Watch>, read: F) -> Response
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send + 'static,
 {
-    let ticks = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(EVERY));
-    let stream = ticks
-        .then(move |_| read())
-        .scan(None::<String>, move |last, outcome| {
-            let event = match outcome {
-                Ok(value) => {
-                    let text = value.to_string();
-                    if last.as_deref() == Some(text.as_str()) {
-                        None
-                    } else {
-                        *last = Some(text.clone());
-                        Some(SseEvent::default().event(name).data(text))
-                    }
+    let start = (tokio::time::interval(PROBE), Seen::default(), read, watch);
+    let stream = futures::stream::unfold(
+        start,
+        move |(mut ticks, mut seen, mut read, watch)| async move {
+            loop {
+                ticks.tick().await;
+                let moved = match &watch {
+                    Some(w) => match w.store.checkpoint(w.consumer).await {
+                        Ok(position) => {
+                            seen.position.replace(position.get()) != Some(position.get())
+                        }
+                        Err(_) => true,
+                    },
+                    None => false,
+                };
+                let due = seen.read_at.is_none_or(|at| at.elapsed() >= EVERY);
+                if !moved && !due {
+                    continue;
                 }
-                Err(problem) => Some(SseEvent::default().event("problem").data(problem.detail())),
-            };
-            futures::future::ready(Some(event))
-        })
-        .filter_map(|event| futures::future::ready(event.map(Ok::<_, Infallible>)));
+                seen.read_at = Some(tokio::time::Instant::now());
+                let event = match read().await {
+                    Ok(value) => {
+                        let text = value.to_string();
+                        if seen.sent.as_deref() == Some(text.as_str()) {
+                            continue;
+                        }
+                        seen.sent = Some(text.clone());
+                        SseEvent::default().event(name).data(text)
+                    }
+                    Err(problem) => SseEvent::default().event("problem").data(problem.detail()),
+                };
+                return Some((Ok::<_, Infallible>(event), (ticks, seen, read, watch)));
+            }
+        },
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
@@ -54,7 +102,13 @@ where
 
 /// What `read` reads from the store for `key`, sent as `event: <name>` at once and again
 /// whenever it changes (see [`changes`]); a store that cannot be read sends a problem.
-fn follow<K, T, F, Fut>(name: &'static str, state: &ApiState, key: K, read: F) -> Response
+fn follow<K, T, F, Fut>(
+    name: &'static str,
+    state: &ApiState,
+    consumer: &'static str,
+    key: K,
+    read: F,
+) -> Response
 where
     K: Clone + Send + 'static,
     T: serde::Serialize,
@@ -62,7 +116,11 @@ where
     Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
 {
     let store = state.store.clone();
-    changes(name, move || {
+    let watch = Watch {
+        store: store.clone(),
+        consumer,
+    };
+    changes(name, Some(watch), move || {
         let read = read(store.clone(), key.clone());
         async move {
             let value = read.await.map_err(ApiError::unavailable)?;
@@ -94,6 +152,7 @@ pub async fn community_queue(
     Ok(follow(
         "queue",
         &state,
+        "community",
         community,
         |store, community| async move { whistle_community::queue(&store, &community).await },
     ))
@@ -122,6 +181,7 @@ pub async fn dispatch_queue(
     Ok(follow(
         "queue",
         &state,
+        "street",
         street,
         |store, street| async move { whistle_street::queue(&store, &street).await },
     ))
@@ -150,6 +210,7 @@ pub async fn extension_requests(
     Ok(follow(
         "extensions",
         &state,
+        "street",
         street,
         |store, street| async move { whistle_street::extension_requests(&store, &street).await },
     ))
@@ -178,6 +239,7 @@ pub async fn department_queue(
     Ok(follow(
         "queue",
         &state,
+        "department",
         department,
         |store, department| async move { whistle_department::queue(&store, &department).await },
     ))

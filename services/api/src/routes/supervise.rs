@@ -477,20 +477,28 @@ pub async fn board_live(
         Target::Anywhere,
         &state.catalogue,
     )?;
-    Ok(crate::routes::live::changes("board", move || {
-        let (state, principal) = (state.clone(), principal.clone());
-        async move {
-            let board = scoped_board(&state, &principal, None).await?;
-            // Without the instant: the figures, not the clock, decide what is news.
-            Ok(serde_json::json!({
-                "stages": board.stages,
-                "totals": board.totals,
-                "at_risk": board.at_risk.len(),
-                "breached": board.breached.len(),
-                "acknowledge_compliance": board.acknowledge_compliance,
-            }))
-        }
-    }))
+    let watch = crate::routes::live::Watch {
+        store: state.store.clone(),
+        consumer: "sla",
+    };
+    Ok(crate::routes::live::changes(
+        "board",
+        Some(watch),
+        move || {
+            let (state, principal) = (state.clone(), principal.clone());
+            async move {
+                let board = scoped_board(&state, &principal, None).await?;
+                // Without the instant: the figures, not the clock, decide what is news.
+                Ok(serde_json::json!({
+                    "stages": board.stages,
+                    "totals": board.totals,
+                    "at_risk": board.at_risk.len(),
+                    "breached": board.breached.len(),
+                    "acknowledge_compliance": board.acknowledge_compliance,
+                }))
+            }
+        },
+    ))
 }
 
 /// A department's live notices (a summons arrived, was claimed, …) as server-sent
