@@ -81,6 +81,7 @@ test("a complaint from the form shows on the board and in the department's queue
   const supervisor = await open("supervisor-city");
   await supervisor.goto(new URL("/console/supervisor", base).href);
   await supervisor.waitForSelector("[data-testid='live'].on", { timeout: 10000 });
+  await supervisor.waitForSelector("[data-testid='board-at'][data-at]", { timeout: 10000 });
   const before = await count(supervisor, "stage-received");
 
   const community = await open("community-hongqili");
