@@ -6,10 +6,16 @@
 //! `cargo run --release -p load-tests -- store --backend sqlite [--quick]`
 //! `cargo run --release -p load-tests -- relay [--quick]`
 //! `cargo run --release -p load-tests -- dispatch-latency [--quick] [--rate 500]`
+//! `cargo run --release -p load-tests -- replay [--quick]`
+//! `cargo run --release -p load-tests -- deadlines [--quick] [--rate 1000] [--timers 1]`
+//! `cargo run --release -p load-tests -- board [--quick]`
 
+mod board;
 mod db;
+mod deadlines;
 mod dispatch;
 mod relay;
+mod replay;
 mod report;
 mod store;
 
@@ -34,6 +40,15 @@ enum Benchmark {
     /// Latency from a call-up's commit to the summons in the department's queue, through
     /// NATS, beside a PostgreSQL commit and a JetStream publish-ack.
     DispatchLatency(dispatch::DispatchArgs),
+    /// Events per second rebuilding the SLA projection from the log and computing the
+    /// statistics board, against a raw sequential read of the events table.
+    Replay(replay::ReplayArgs),
+    /// Lateness of the deadline timer (p50, p99) with a million pending deadlines and
+    /// 1,000 falling due per second, against a bare loop of the timer's claim query.
+    Deadlines(deadlines::DeadlinesArgs),
+    /// Tickets per second through the statistics board (100,000 tickets), against one
+    /// pass that only counts the same tickets into the board's groups.
+    Board(board::BoardArgs),
 }
 
 #[tokio::main]
@@ -42,5 +57,8 @@ async fn main() -> anyhow::Result<()> {
         Benchmark::Store(args) => store::run(args).await,
         Benchmark::Relay(args) => relay::run(args).await,
         Benchmark::DispatchLatency(args) => dispatch::run(args).await,
+        Benchmark::Replay(args) => replay::run(args).await,
+        Benchmark::Deadlines(args) => deadlines::run(args).await,
+        Benchmark::Board(args) => board::run(args),
     }
 }

@@ -101,11 +101,16 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
 /// CPU time this process used (all its threads, user and system), from `/proc/self/stat`;
 /// where there is no such file, nothing is printed. The relay and the baseline run in this
 /// process, the database and the NATS server outside it.
-struct ProcessCpu(Option<Duration>);
+pub(crate) struct ProcessCpu(Option<Duration>);
 
 impl ProcessCpu {
-    fn now() -> Self {
+    pub(crate) fn now() -> Self {
         Self(process_cpu())
+    }
+
+    /// The CPU time used since, where it can be read.
+    pub(crate) fn used(&self) -> Option<Duration> {
+        Some(process_cpu()?.saturating_sub(self.0?))
     }
 
     /// `, <n> µs CPU per message in this process`, or nothing when not measured.
