@@ -112,9 +112,55 @@ impl ApiState {
         Ok(loaded)
     }
 
-    /// The community a path names: 400 for a malformed code, 404 for one not in the
-    /// jurisdiction tree.
-    pub fn community_in_path(&self, code: &str) -> Result<CommunityId, ApiError> {
+    /// The community a path names, whose work `principal` may do (its queue): 400 for a
+    /// malformed code, 404 for one not in the jurisdiction tree, 403 outside the scope.
+    pub fn community_in_path(
+        &self,
+        principal: &Principal,
+        code: &str,
+    ) -> Result<CommunityId, ApiError> {
+        let community = self.known_community(code)?;
+        authorize(
+            principal,
+            Duty::CommunityWork,
+            Target::Community(&community),
+            &self.catalogue,
+        )?;
+        Ok(community)
+    }
+
+    /// The street a path names, whose dispatching `principal` may do: as
+    /// [`ApiState::community_in_path`].
+    pub fn street_in_path(&self, principal: &Principal, code: &str) -> Result<StreetId, ApiError> {
+        let street = self.known_street(code)?;
+        authorize(
+            principal,
+            Duty::StreetDispatch,
+            Target::Street(&street),
+            &self.catalogue,
+        )?;
+        Ok(street)
+    }
+
+    /// The department a path names, whose summonses `principal` may work: as
+    /// [`ApiState::community_in_path`].
+    pub fn department_in_path(
+        &self,
+        principal: &Principal,
+        code: &str,
+    ) -> Result<DepartmentId, ApiError> {
+        let department = self.known_department(code)?;
+        authorize(
+            principal,
+            Duty::DepartmentWork,
+            Target::Department(&department),
+            &self.catalogue,
+        )?;
+        Ok(department)
+    }
+
+    /// A community code: 400 for a malformed one, 404 for one not in the jurisdiction tree.
+    fn known_community(&self, code: &str) -> Result<CommunityId, ApiError> {
         let community: CommunityId = parse_id("community", code)?;
         match self.catalogue.community(&community) {
             Some(_) => Ok(community),
@@ -127,8 +173,8 @@ impl ApiState {
         }
     }
 
-    /// The street a path names: 400 for a malformed code, 404 for one not in the tree.
-    pub fn street_in_path(&self, code: &str) -> Result<StreetId, ApiError> {
+    /// A street code: 400 for a malformed one, 404 for one not in the tree.
+    fn known_street(&self, code: &str) -> Result<StreetId, ApiError> {
         let street: StreetId = parse_id("street", code)?;
         match self.catalogue.street(&street) {
             Some(_) => Ok(street),
@@ -139,9 +185,8 @@ impl ApiState {
         }
     }
 
-    /// The department a path names: 400 for a malformed code, 404 for one not in the
-    /// catalogue.
-    pub fn department_in_path(&self, code: &str) -> Result<DepartmentId, ApiError> {
+    /// A department code: 400 for a malformed one, 404 for one not in the catalogue.
+    fn known_department(&self, code: &str) -> Result<DepartmentId, ApiError> {
         let department: DepartmentId = parse_id("department", code)?;
         if self.catalogue.departments().any(|(d, _)| *d == department) {
             Ok(department)
@@ -153,10 +198,10 @@ impl ApiState {
         }
     }
 
-    /// The department a request body names: as [`ApiState::department_in_path`], but an
-    /// unknown one is content the caller got wrong (422), not a missing resource.
+    /// The department a request body names: an unknown one is content the caller got
+    /// wrong (422), not a missing resource.
     pub fn department_in_body(&self, code: &str) -> Result<DepartmentId, ApiError> {
-        self.department_in_path(code).map_err(|e| {
+        self.known_department(code).map_err(|e| {
             if e.code() == "unknown_department" {
                 ApiError::unprocessable("unknown_department", e.detail().to_owned())
             } else {

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use whistle_store::{EventStore, StoreError};
 
-use crate::access::{Duty, Target, authorize};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::state::{ApiState, Segments};
@@ -142,13 +141,7 @@ pub async fn community_queue(
     principal: Principal,
     Segments(community): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let community = state.community_in_path(&community)?;
-    authorize(
-        &principal,
-        Duty::CommunityWork,
-        Target::Community(&community),
-        &state.catalogue,
-    )?;
+    let community = state.community_in_path(&principal, &community)?;
     Ok(follow(
         "queue",
         &state,
@@ -171,13 +164,7 @@ pub async fn dispatch_queue(
     principal: Principal,
     Segments(street): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let street = state.street_in_path(&street)?;
-    authorize(
-        &principal,
-        Duty::StreetDispatch,
-        Target::Street(&street),
-        &state.catalogue,
-    )?;
+    let street = state.street_in_path(&principal, &street)?;
     Ok(follow(
         "queue",
         &state,
@@ -200,13 +187,7 @@ pub async fn extension_requests(
     principal: Principal,
     Segments(street): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let street = state.street_in_path(&street)?;
-    authorize(
-        &principal,
-        Duty::StreetDispatch,
-        Target::Street(&street),
-        &state.catalogue,
-    )?;
+    let street = state.street_in_path(&principal, &street)?;
     Ok(follow(
         "extensions",
         &state,
@@ -229,13 +210,7 @@ pub async fn department_queue(
     principal: Principal,
     Segments(department): Segments<String>,
 ) -> Result<Response, ApiError> {
-    let department = state.department_in_path(&department)?;
-    authorize(
-        &principal,
-        Duty::DepartmentWork,
-        Target::Department(&department),
-        &state.catalogue,
-    )?;
+    let department = state.department_in_path(&principal, &department)?;
     Ok(follow(
         "queue",
         &state,
