@@ -550,6 +550,23 @@ impl BatchWriter for PgBackend {
     }
 }
 
+/// Starts a transaction on `pool`, in a task of its own.
+///
+/// sqlx 0.9 cannot roll back a PostgreSQL transaction whose `BEGIN` is cancelled in flight
+/// (an aborted task, a dropped request): the connection goes back to the pool still inside
+/// it, every later statement on that connection runs in that transaction and never
+/// commits, and its open transaction id holds back the log's read bound for every reader.
+/// Begun in a task, the `BEGIN` completes even when the caller is gone, and the
+/// transaction is then dropped whole, which rolls it back.
+async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|e| {
+            sqlx::Error::Protocol(format!("the task beginning a transaction stopped: {e}"))
+        })?
+}
+
 /// consumer, position, event id, reason, attempts, message, parked at
 type ParkedRow = (String, i64, String, String, i32, Value, DateTime<Utc>);
 
@@ -562,7 +579,7 @@ impl PgBackend {
         at: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
         let op = "commit a consumer's effect";
-        let mut tx = self.pool.begin().await.map_err(self.err(op))?;
+        let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
         sqlx::query(
             "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
              ON CONFLICT (name) DO NOTHING",
@@ -672,9 +689,7 @@ impl PgBackend {
         upto: &str,
         limit: i64,
     ) -> Result<DueRows, StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = begin(&self.pool)
             .await
             .map_err(self.err("claim due rows"))?;
         let rows: Vec<(String, Value, DateTime<Utc>)> = sqlx::query_as(
