@@ -96,6 +96,19 @@ pub enum StoreError {
         /// The driver's error, rendered.
         cause: String,
     },
+    /// A read model rebuilt up to `position` would move its consumer's checkpoint back:
+    /// the consumer ran meanwhile.
+    #[error(
+        "consumer {consumer} committed up to position {checkpoint} while its read models were rebuilt up to {position}; nothing was replaced: stop every process that runs it (whistle serve), then rebuild again"
+    )]
+    Overtaken {
+        /// The consumer.
+        consumer: String,
+        /// Its checkpoint.
+        checkpoint: u64,
+        /// The position the rebuild reached.
+        position: u64,
+    },
     /// The configuration cannot work.
     #[error("event store configuration: {0}")]
     Config(String),

@@ -472,6 +472,28 @@ impl EventStore {
         }
     }
 
+    /// Replaces the read models `tables` whole, for a consumer rebuilt outside its feed:
+    /// every row of them is deleted, `rows` are written, and the checkpoint of `consumer`
+    /// is set to `position`, in one transaction (readers see the old read model or the new
+    /// one, never a mix). The caller holds the consumer's lease, so that its running
+    /// instance does not commit in between.
+    pub async fn replace_rows(
+        &self,
+        consumer: &str,
+        tables: &[&str],
+        rows: &[RowChange],
+        position: Position,
+    ) -> Result<(), StoreError> {
+        let at = self.inner.clock.now().trunc_subsecs(6);
+        match &self.inner.backend {
+            Backend::Postgres(pg) => pg.replace_rows(consumer, tables, rows, position, at).await,
+            Backend::Sqlite(lite) => {
+                lite.replace_rows(consumer, tables, rows, position, at)
+                    .await
+            }
+        }
+    }
+
     /// The rows of the read model `table` whose keys start with `prefix`, in key order.
     pub async fn rows(&self, table: &str, prefix: &str) -> Result<Vec<ProjectionRow>, StoreError> {
         match &self.inner.backend {

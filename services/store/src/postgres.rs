@@ -24,7 +24,9 @@ use whistle_events::EventId;
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::due::{Claim, DueRows};
 use crate::lease::Lease;
-use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
+use crate::projection::{
+    Committed, Effect, ParkedMessage, ProjectionRow, RowChange, net_changes, prefix_end,
+};
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
@@ -567,6 +569,55 @@ async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgre
         })?
 }
 
+/// Appends `field` to a COPY text-format row: backslash, tab, newline and carriage return
+/// escaped.
+fn copy_field(buffer: &mut String, field: &str) {
+    for c in field.chars() {
+        match c {
+            '\\' => buffer.push_str("\\\\"),
+            '\t' => buffer.push_str("\\t"),
+            '\n' => buffer.push_str("\\n"),
+            '\r' => buffer.push_str("\\r"),
+            c => buffer.push(c),
+        }
+    }
+}
+
+/// Rows one multi-row statement writes at most (its arrays stay well inside a message).
+const ROWS_PER_STATEMENT: usize = 5_000;
+
+/// Sets `rows` (each (table, key) once) in one statement.
+async fn put_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[&RowChange],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tables = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut values = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(value) = &row.value {
+            tables.push(row.table.as_str());
+            keys.push(row.key.as_str());
+            values.push(value);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO projection_rows (projection, key, value, updated_at) \
+         SELECT r.projection, r.key, r.value, $4 \
+         FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) AS r (projection, key, value) \
+         ON CONFLICT (projection, key) \
+         DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(tables)
+    .bind(keys)
+    .bind(values)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 /// consumer, position, event id, reason, attempts, message, parked at
 type ParkedRow = (String, i64, String, String, i32, Value, DateTime<Utc>);
 
@@ -602,23 +653,25 @@ impl PgBackend {
         }
         match effect {
             Effect::Apply(changes) => {
-                for change in changes {
-                    match &change.value {
-                        Some(value) => sqlx::query(
-                            "INSERT INTO projection_rows (projection, key, value, updated_at) \
-                             VALUES ($1, $2, $3, $4) ON CONFLICT (projection, key) \
-                             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                        )
-                        .bind(&change.table)
-                        .bind(&change.key)
-                        .bind(value)
-                        .bind(at),
-                        None => sqlx::query(
-                            "DELETE FROM projection_rows WHERE projection = $1 AND key = $2",
-                        )
-                        .bind(&change.table)
-                        .bind(&change.key),
-                    }
+                // One statement for the rows set and one for the rows deleted, whatever
+                // the batch's size: a consumer catching up commits hundreds of events'
+                // changes at once, and a statement per change would be a round trip each.
+                let (puts, deletes) = net_changes(changes);
+                for chunk in puts.chunks(ROWS_PER_STATEMENT) {
+                    put_rows(&mut tx, chunk, at).await.map_err(self.err(op))?;
+                }
+                for chunk in deletes.chunks(ROWS_PER_STATEMENT) {
+                    let (tables, keys): (Vec<&str>, Vec<&str>) = chunk
+                        .iter()
+                        .map(|c| (c.table.as_str(), c.key.as_str()))
+                        .unzip();
+                    sqlx::query(
+                        "DELETE FROM projection_rows AS p \
+                         USING UNNEST($1::text[], $2::text[]) AS d (projection, key) \
+                         WHERE p.projection = d.projection AND p.key = d.key",
+                    )
+                    .bind(tables)
+                    .bind(keys)
                     .execute(&mut *tx)
                     .await
                     .map_err(self.err(op))?;
@@ -656,6 +709,84 @@ impl PgBackend {
             .map_err(self.err(op))?;
         tx.commit().await.map_err(self.err(op))?;
         Ok(Committed::Applied)
+    }
+
+    /// Replaces every row of `tables` with `rows` and sets `consumer`'s checkpoint to
+    /// `position`, in one transaction.
+    pub(crate) async fn replace_rows(
+        &self,
+        consumer: &str,
+        tables: &[&str],
+        rows: &[RowChange],
+        position: Position,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let op = "replace a read model";
+        let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
+        let checkpoint: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
+                .bind(consumer)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+        let checkpoint = checkpoint.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+        if checkpoint > position.get() {
+            return Err(StoreError::Overtaken {
+                consumer: consumer.to_owned(),
+                checkpoint,
+                position: position.get(),
+            });
+        }
+        sqlx::query("DELETE FROM projection_rows WHERE projection = ANY($1)")
+            .bind(tables)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(op))?;
+        // The tables are empty now: the rows go in by COPY, the fastest way in.
+        let (puts, _) = net_changes(rows);
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY projection_rows (projection, key, value, updated_at) FROM STDIN (FORMAT text)",
+            )
+            .await
+            .map_err(self.err(op))?;
+        let updated_at = at.to_rfc3339();
+        let mut buffer = String::with_capacity(1 << 20);
+        for row in puts {
+            let Some(value) = &row.value else { continue };
+            for field in [row.table.as_str(), row.key.as_str(), &value.to_string()] {
+                copy_field(&mut buffer, field);
+                buffer.push('\t');
+            }
+            buffer.push_str(&updated_at);
+            buffer.push('\n');
+            if buffer.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buffer).into_bytes())
+                    .await
+                    .map_err(self.err(op))?;
+            }
+        }
+        if !buffer.is_empty() {
+            copy.send(buffer.into_bytes()).await.map_err(self.err(op))?;
+        }
+        copy.finish().await.map_err(self.err(op))?;
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
+        // The planner's statistics of a table just refilled from nothing would say it is
+        // empty until autovacuum comes by, and plan every read of it as a full scan.
+        sqlx::query("ANALYZE projection_rows")
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(op))?;
+        tx.commit().await.map_err(self.err(op))
     }
 
     pub(crate) async fn projection_rows(

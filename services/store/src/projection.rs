@@ -102,8 +102,69 @@ pub enum Committed {
     AlreadyApplied,
 }
 
+/// What `changes` leave behind when applied in order: for each (table, key) the last
+/// change wins. Returned as the rows to set and the rows to delete, each (table, key) once,
+/// in the order of their last change; applying them in any order gives the same state.
+pub(crate) fn net_changes(changes: &[RowChange]) -> (Vec<&RowChange>, Vec<&RowChange>) {
+    let mut last: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::with_capacity(changes.len());
+    for (index, change) in changes.iter().enumerate() {
+        last.insert((change.table.as_str(), change.key.as_str()), index);
+    }
+    let mut puts = Vec::with_capacity(last.len());
+    let mut deletes = Vec::new();
+    for (index, change) in changes.iter().enumerate() {
+        if last.get(&(change.table.as_str(), change.key.as_str())) != Some(&index) {
+            continue;
+        }
+        match change.value {
+            Some(_) => puts.push(change),
+            None => deletes.push(change),
+        }
+    }
+    (puts, deletes)
+}
+
 /// The largest key a prefix scan covers: keys are compared as text, and no key holds
 /// U+10FFFF, so `prefix..prefix + MAX` is exactly the keys starting with `prefix`.
 pub(crate) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_last_change_of_each_row_wins() {
+        let changes = vec![
+            RowChange::put("a", "1", json!(1)),
+            RowChange::put("a", "2", json!(2)),
+            RowChange::delete("a", "1"),
+            RowChange::put("b", "1", json!("b1")),
+            RowChange::put("a", "2", json!(22)),
+            RowChange::delete("a", "3"),
+            RowChange::put("a", "3", json!(3)),
+        ];
+        let (puts, deletes) = net_changes(&changes);
+        let puts: Vec<_> = puts
+            .iter()
+            .map(|c| (c.table.as_str(), c.key.as_str(), c.value.clone()))
+            .collect();
+        assert_eq!(
+            puts,
+            vec![
+                ("b", "1", Some(json!("b1"))),
+                ("a", "2", Some(json!(22))),
+                ("a", "3", Some(json!(3))),
+            ]
+        );
+        let deletes: Vec<_> = deletes
+            .iter()
+            .map(|c| (c.table.as_str(), c.key.as_str()))
+            .collect();
+        assert_eq!(deletes, vec![("a", "1")]);
+    }
 }

@@ -19,7 +19,9 @@ use whistle_events::EventId;
 
 use crate::appender::{AppendRequest, AppendResult, BatchWriter};
 use crate::due::{Claim, DueRows};
-use crate::projection::{Committed, Effect, ParkedMessage, ProjectionRow, prefix_end};
+use crate::projection::{
+    Committed, Effect, ParkedMessage, ProjectionRow, RowChange, net_changes, prefix_end,
+};
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json, stream_name,
@@ -425,17 +427,10 @@ impl SqliteBackend {
         }
         match effect {
             Effect::Apply(changes) => {
-                for change in changes {
+                let (puts, deletes) = net_changes(changes);
+                for change in puts.into_iter().chain(deletes) {
                     match &change.value {
-                        Some(value) => sqlx::query(
-                            "INSERT INTO projection_rows (projection, key, value, updated_at) \
-                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (projection, key) \
-                             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                        )
-                        .bind(&change.table)
-                        .bind(&change.key)
-                        .bind(value.to_string())
-                        .bind(&at),
+                        Some(value) => put_row(&change.table, &change.key, value, &at),
                         None => sqlx::query(
                             "DELETE FROM projection_rows WHERE projection = ?1 AND key = ?2",
                         )
@@ -482,6 +477,66 @@ impl SqliteBackend {
         .map_err(self.err(op))?;
         tx.commit().await.map_err(self.err(op))?;
         Ok(Committed::Applied)
+    }
+
+    /// Replaces every row of `tables` with `rows` and sets `consumer`'s checkpoint to
+    /// `position`, in one transaction.
+    pub(crate) async fn replace_rows(
+        &self,
+        consumer: &str,
+        tables: &[&str],
+        rows: &[RowChange],
+        position: Position,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let op = "replace a read model";
+        let at = format_instant(at);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.err(op))?;
+        let checkpoint: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
+                .bind(consumer)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+        let checkpoint = checkpoint.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+        if checkpoint > position.get() {
+            return Err(StoreError::Overtaken {
+                consumer: consumer.to_owned(),
+                checkpoint,
+                position: position.get(),
+            });
+        }
+        for table in tables {
+            sqlx::query("DELETE FROM projection_rows WHERE projection = ?1")
+                .bind(table)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(op))?;
+        }
+        let (puts, _) = net_changes(rows);
+        for change in puts {
+            if let Some(value) = &change.value {
+                put_row(&change.table, &change.key, value, &at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(op))?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+        .bind(&at)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
+        tx.commit().await.map_err(self.err(op))
     }
 
     pub(crate) async fn projection_rows(
@@ -590,4 +645,22 @@ impl SqliteBackend {
                 ))
             })
     }
+}
+
+/// The statement setting one read-model row.
+fn put_row<'q>(
+    table: &'q str,
+    key: &'q str,
+    value: &Value,
+    at: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
+        "INSERT INTO projection_rows (projection, key, value, updated_at) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (projection, key) \
+         DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(table)
+    .bind(key)
+    .bind(value.to_string())
+    .bind(at)
 }
