@@ -6,7 +6,7 @@
 //! from a few seconds ahead, so that the table holds `pending` rows when the window opens.
 //! Each round's window rows are deleted by the time it ends.
 //!
-//! **Ours**: the real deadline timer (`whistle_sla::timer::Timer`, default poll and batch)
+//! **Ours**: the real deadline timer (`whistle_sla::timer::Timer`, default configuration)
 //! with an executor of its own whose cache is cold, as a timer process meets tickets last
 //! touched minutes ago. Each window row belongs to a ticket of its own that really exists
 //! (received before the rounds, not acknowledged), and the rows cycle through the
@@ -17,8 +17,8 @@
 //! the log after the round.
 //!
 //! **Baseline**: a loop of the timer's own claim (`claim_due` on the same table: the rows
-//! due by now, earliest first, `FOR UPDATE SKIP LOCKED`, 64 at a time) that acts on
-//! nothing: it notes each claimed row's lateness as soon as the claim returns and deletes
+//! due by now, earliest first, `FOR UPDATE SKIP LOCKED`, as many at a time as the timer)
+//! that acts on nothing: it notes each claimed row's lateness as soon as the claim returns and deletes
 //! the rows, and polls as the timer does (again at once after a full batch, otherwise
 //! after 200 ms). Its lateness is what polling costs by itself; ours adds firing.
 //!
