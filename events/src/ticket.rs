@@ -544,6 +544,24 @@ impl TicketEvent {
         event_version: &str,
         payload: &serde_json::Value,
     ) -> Result<Self, DecodeError> {
+        Self::checked(event_type, event_version, || Self::deserialize(payload))
+    }
+
+    /// [`TicketEvent::decode`] from the payload's JSON text, without building a
+    /// [`serde_json::Value`] of it first.
+    pub fn decode_json(
+        event_type: &str,
+        event_version: &str,
+        payload: &str,
+    ) -> Result<Self, DecodeError> {
+        Self::checked(event_type, event_version, || serde_json::from_str(payload))
+    }
+
+    fn checked(
+        event_type: &str,
+        event_version: &str,
+        parse: impl FnOnce() -> Result<Self, serde_json::Error>,
+    ) -> Result<Self, DecodeError> {
         if !Self::is_known(event_type, event_version) {
             return Err(DecodeError::Unknown {
                 event_type: event_type.to_owned(),
@@ -555,7 +573,7 @@ impl TicketEvent {
             event_version: event_version.to_owned(),
             reason,
         };
-        let event: Self = Self::deserialize(payload).map_err(|e| malformed(e.to_string()))?;
+        let event: Self = parse().map_err(|e| malformed(e.to_string()))?;
         if event.kind().name != event_type {
             return Err(malformed(format!(
                 "the payload holds a `{}` event",

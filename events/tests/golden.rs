@@ -237,6 +237,13 @@ fn every_fixture_ever_shipped_still_decodes() {
         let decoded = TicketEvent::decode(event_type, version, &payload)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(decoded.kind().name, event_type, "{name}");
+        // From the stored text, as a rebuild reads it, the same event.
+        let text = std::fs::read_to_string(&path).expect("readable");
+        assert_eq!(
+            TicketEvent::decode_json(event_type, version, &text),
+            Ok(decoded),
+            "{name}"
+        );
         seen += 1;
     }
     assert!(
@@ -267,6 +274,33 @@ fn unknown_and_malformed_payloads_are_errors_not_panics() {
     // A payload of another type under this type's name is caught too.
     assert!(matches!(
         TicketEvent::decode("Resolved", "1.0.0", &payload),
+        Err(DecodeError::Malformed { .. })
+    ));
+    // From text, the same answers (a reason from text also names where in it), and text
+    // that is not JSON is malformed.
+    let kind = |decoded: Result<TicketEvent, DecodeError>| match decoded {
+        Ok(_) => "decoded",
+        Err(DecodeError::Unknown { .. }) => "unknown",
+        Err(DecodeError::Malformed { .. }) => "malformed",
+    };
+    for (event_type, version, value) in [
+        ("Acknowledged", "9.0.0", &payload),
+        ("Teleported", "1.0.0", &payload),
+        ("Acknowledged", "1.0.0", &wrong_shape),
+        ("Resolved", "1.0.0", &payload),
+    ] {
+        assert_eq!(
+            kind(TicketEvent::decode_json(
+                event_type,
+                version,
+                &value.to_string()
+            )),
+            kind(TicketEvent::decode(event_type, version, value)),
+            "{event_type} {version}"
+        );
+    }
+    assert!(matches!(
+        TicketEvent::decode_json("Acknowledged", "1.0.0", "{\"Acknowledged\": "),
         Err(DecodeError::Malformed { .. })
     ));
 }

@@ -26,4 +26,12 @@ pub trait EventCodec: Send + Sync + std::fmt::Debug {
         event_version: &str,
         payload: &Value,
     ) -> Result<Option<(String, Value)>, CodecError>;
+
+    /// Whether events of this type at this version read as stored: known to this build,
+    /// no upcaster applies. Readers that hand payloads on as text, or decode them
+    /// themselves, then skip the parse [`EventCodec::upgrade`] makes to check them (see
+    /// [`crate::EventStore::read_all_raw`]). The default, `false`, checks every event.
+    fn reads_as_stored(&self, _event_type: &str, _event_version: &str) -> bool {
+        false
+    }
 }

@@ -5,8 +5,9 @@
 //! the event together. [`EventStore::read_all_raw`] reads the same events as
 //! [`EventStore::read_all`], in the same order, with the same guarantees; only the payload
 //! stays text ([`RawValue`]). A stream type with a codec ([`EventStore::with_codec`]) still
-//! has every event checked and upgraded: such payloads are parsed for the codec, and an
-//! upgraded payload replaces the stored text.
+//! has its events upgraded: payloads are parsed for the codec and checked, and an upgraded
+//! payload replaces the stored text; only an event the codec reads as stored (its current
+//! version) is handed out as it is, unparsed, to be checked where it is decoded.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -110,7 +111,10 @@ impl EventStore {
     /// ends the batch, or is the error when it comes first), with each payload left as the
     /// stored JSON text. Events of a stream type with a codec are still run through it: their
     /// payloads are parsed for it, and an upgraded payload and version replace the stored
-    /// ones.
+    /// ones; except where the codec says the event reads as stored
+    /// ([`crate::EventCodec::reads_as_stored`]): that payload is handed out unparsed, and a
+    /// payload malformed in the database shows where it is decoded (a consumer parks it
+    /// with the reason) instead of here.
     pub async fn read_all_raw(
         &self,
         after: Position,
@@ -156,6 +160,9 @@ impl EventStore {
         else {
             return Ok(event);
         };
+        if codec.reads_as_stored(&event.event_type, &event.event_version) {
+            return Ok(event);
+        }
         let payload = event.payload_value()?;
         match codec.upgrade(&event.event_type, &event.event_version, &payload) {
             Ok(None) => Ok(event),

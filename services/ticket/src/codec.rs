@@ -40,6 +40,14 @@ impl TicketCodec {
 }
 
 impl EventCodec for TicketCodec {
+    fn reads_as_stored(&self, event_type: &str, event_version: &str) -> bool {
+        TicketEvent::is_known(event_type, event_version)
+            && !self
+                .upcasters
+                .iter()
+                .any(|upcaster| upcaster.can_upcast(event_type, event_version))
+    }
+
     fn upgrade(
         &self,
         event_type: &str,
@@ -73,5 +81,29 @@ impl EventCodec for TicketCodec {
             Err(DecodeError::Unknown { .. }) => Err(CodecError::Unknown),
             Err(DecodeError::Malformed { reason, .. }) => Err(CodecError::Malformed(reason)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::persist::SemanticVersionEventUpcaster;
+
+    use super::*;
+
+    #[test]
+    fn events_read_as_stored_unless_unknown_or_an_upcaster_applies() {
+        let current = TicketCodec::current();
+        // The current version, and an earlier minor of the same major.
+        assert!(current.reads_as_stored("Received", "1.1.0"));
+        assert!(current.reads_as_stored("Received", "1.0.0"));
+        // A later version, and a type this build does not have, go through `upgrade`, which
+        // refuses them.
+        assert!(!current.reads_as_stored("Received", "2.0.0"));
+        assert!(!current.reads_as_stored("Teleported", "1.0.0"));
+        let upcasting = TicketCodec::with_upcasters(vec![Box::new(
+            SemanticVersionEventUpcaster::new("Acknowledged", "1.1.0", Box::new(|payload| payload)),
+        )]);
+        assert!(!upcasting.reads_as_stored("Acknowledged", "1.0.0"));
+        assert!(upcasting.reads_as_stored("Received", "1.1.0"));
     }
 }
