@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use whistle_clock::{Clock, SystemClock};
+use whistle_sla::projection::SlaProjection;
+use whistle_sla::rebuild::rebuild;
 use whistle_sla::stats::{RankingBook, ranking};
 use whistle_sla::views::{self, Progress, Rules};
 use whistle_store::EventStore;
@@ -73,6 +75,11 @@ pub enum SlaCommand {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// Rebuild the SLA read models (every ticket's facts and pending deadlines) from the
+    /// whole log in one pass, and move the sla consumer's checkpoint to the log's head.
+    /// Stop `whistle serve` first: the rebuild holds the consumer's lease. Progress on
+    /// stderr; prints what was written.
+    Rebuild,
 }
 
 fn month(text: &str) -> anyhow::Result<(i32, u32)> {
@@ -84,7 +91,7 @@ fn month(text: &str) -> anyhow::Result<(i32, u32)> {
     Ok((year, month))
 }
 
-/// Prints the rebuild's progress on stderr, one line per tenth of the log.
+/// Prints a rebuild's progress on stderr, one line per tenth of the log.
 fn progress_printer() -> impl FnMut(Progress) + Send {
     let mut shown = 0_u64;
     move |p: Progress| {
@@ -136,6 +143,24 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
         }
     };
     let output = match &args.command {
+        SlaCommand::Rebuild => {
+            let projection = SlaProjection::new(store.clone(), policies.clone(), calendar.clone());
+            let mut progress = progress_printer();
+            let rebuilt = rebuild(&store, &projection, &mut progress).await?;
+            for (ticket, reason) in &rebuilt.untimed {
+                eprintln!("ticket {ticket} cannot be timed and has no row: {reason}");
+            }
+            serde_json::json!({
+                "events": rebuilt.events,
+                "position": rebuilt.position.get(),
+                "tickets": rebuilt.tickets,
+                "deadlines": rebuilt.deadlines,
+                "orphan_events": rebuilt.orphans,
+                "untimed": rebuilt.untimed.iter().map(|(ticket, reason)| {
+                    serde_json::json!({"ticket": ticket, "reason": reason})
+                }).collect::<Vec<_>>(),
+            })
+        }
         SlaCommand::Board { as_of } => {
             let as_of = as_of
                 .as_deref()

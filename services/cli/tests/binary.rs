@@ -78,6 +78,27 @@ fn check_demo(database_url: Option<&str>) {
     let log = whistle(&["log"], database_url, &sqlite);
     assert!(log.status.success());
     assert_eq!(stdout(&log).lines().count(), 59);
+
+    // The SLA read models rebuilt from that log: every ticket timed, none left out; then
+    // the board reads them.
+    let rebuilt = whistle(&["sla", "rebuild"], database_url, &sqlite);
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let rebuilt: serde_json::Value = serde_json::from_str(&stdout(&rebuilt)).expect("JSON");
+    assert_eq!(rebuilt["events"], 59, "{rebuilt}");
+    assert_eq!(rebuilt["tickets"], 8, "{rebuilt}");
+    assert_eq!(rebuilt["untimed"], serde_json::json!([]), "{rebuilt}");
+    assert!(
+        rebuilt["deadlines"].as_u64().is_some_and(|d| d > 0),
+        "{rebuilt}"
+    );
+    let board = whistle(&["sla", "board"], database_url, &sqlite);
+    assert!(board.status.success());
+    let board: serde_json::Value = serde_json::from_str(&stdout(&board)).expect("JSON");
+    assert_eq!(board["totals"]["tickets"], 8, "{board}");
 }
 
 #[test]

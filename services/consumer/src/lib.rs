@@ -67,6 +67,12 @@ pub trait Handler: Send + Sync + 'static {
     async fn committed(&self, _event: &PublishedEvent) {}
 }
 
+/// The lease a consumer of this name holds while it runs; whatever else writes its read
+/// models (a rebuild) takes it too.
+pub fn lease_name(consumer: &str) -> String {
+    format!("consumer-{consumer}")
+}
+
 /// Decodes a delivered ticket event (`None` for an event of another stream type).
 pub fn ticket_event(event: &PublishedEvent) -> Result<Option<TicketEvent>, HandlerError> {
     if event.stream_type != "Ticket" {
@@ -288,7 +294,7 @@ impl Consumer {
     /// Runs until `shutdown`: waits for the consumer's lease, consumes `feed` while it
     /// holds it, and starts over after an error (NATS or the store unreachable).
     pub async fn run(self, feed: Feed, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let lease_name = format!("consumer-{}", self.name());
+        let lease_name = lease_name(self.name());
         loop {
             let lease = loop {
                 match self.store.try_lease(&lease_name).await {

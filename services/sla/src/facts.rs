@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use whistle_events::ticket::SlaClock;
+use whistle_events::ticket::{SlaClock, SupervisionLevel};
 use whistle_events::{Category, Channel, DepartmentId, Location, TicketEvent, TicketId, Urgency};
 
 /// One summons of one department (a department summoned again after a decline or a
@@ -110,6 +110,11 @@ pub struct TicketFacts {
     pub breaches: BTreeSet<(SlaClock, Option<DepartmentId>, DateTime<Utc>)>,
     /// How many times supervision was opened.
     pub supervisions: u32,
+    /// Supervision opened: round, level, the department singled out. What the timer's
+    /// escalation of a breach leaves behind (a rebuild reads it to tell a breach the timer
+    /// finished from one it has yet to escalate).
+    #[serde(default)]
+    pub supervised: BTreeSet<(u32, SupervisionLevel, Option<DepartmentId>)>,
 }
 
 impl TicketFacts {
@@ -142,6 +147,7 @@ impl TicketFacts {
             warnings: BTreeSet::new(),
             breaches: BTreeSet::new(),
             supervisions: 0,
+            supervised: BTreeSet::new(),
         }
     }
 
@@ -261,7 +267,11 @@ impl TicketFacts {
                 self.breaches
                     .insert((e.clock, e.department.clone(), e.due_at));
             }
-            TicketEvent::SupervisionOpened(_) => self.supervisions += 1,
+            TicketEvent::SupervisionOpened(e) => {
+                self.supervisions += 1;
+                self.supervised
+                    .insert((self.round, e.level, e.department.clone()));
+            }
             TicketEvent::ProgressNoted(_)
             | TicketEvent::ExtensionRequested(_)
             | TicketEvent::ExtensionDenied(_)

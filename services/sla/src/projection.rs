@@ -20,6 +20,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use whistle_consumer::{Handler, HandlerError, put_row, read_row, ticket_event, ticket_of};
 use whistle_events::subjects::PublishedEvent;
+use whistle_events::ticket::SlaClock;
 use whistle_events::{DepartmentId, DistrictId, StreetId, TicketEvent, TicketId};
 use whistle_store::{EventStore, RowChange, StoreError};
 
@@ -134,6 +135,90 @@ impl SlaProjection {
     }
 }
 
+impl SlaProjection {
+    /// A ticket's first record, timed under the policy in force when it was received.
+    pub(crate) fn new_record(&self, facts: TicketFacts) -> Result<TicketRecord, HandlerError> {
+        let policy = self
+            .policies
+            .in_force(facts.received_at)
+            .map_err(|e| HandlerError::Failed(format!("ticket {}: {e}", facts.ticket)))?;
+        Ok(TicketRecord {
+            facts,
+            policy_version: policy.version.clone(),
+            policy_fingerprint: policy.fingerprint.clone(),
+            deadlines: BTreeSet::new(),
+        })
+    }
+
+    /// The rows that bring the read models to `record`: its pending deadlines (those it
+    /// lists already are kept, the others written; those no longer pending are deleted),
+    /// then the record itself, listing them.
+    ///
+    /// A breach stays pending after the timer records it, and the timer deletes its row
+    /// once it has escalated too (see [`pending`]); the record goes on listing it, so that
+    /// it is not written again. A record built from nothing (`rebuilding`) lists nothing:
+    /// there, a breach already escalated on the ticket is listed and not written.
+    pub(crate) fn changes_for(
+        &self,
+        mut record: TicketRecord,
+        rebuilding: bool,
+    ) -> Result<Vec<RowChange>, HandlerError> {
+        let ticket = record.facts.ticket;
+        let clocks = self.clocks_of(&record)?;
+        let mut changes = Vec::new();
+        let mut keys = BTreeSet::new();
+        for deadline in pending(&record.facts, &clocks) {
+            let row_key = deadline_key(&ticket, &deadline);
+            let fired = rebuilding && self.escalated(&record, &deadline);
+            if !record.deadlines.contains(&row_key) && !fired {
+                let row = DeadlineRow {
+                    ticket,
+                    deadline,
+                    policy_version: record.policy_version.clone(),
+                    district: record.facts.location.district.clone(),
+                    street: record.facts.location.street.clone(),
+                };
+                changes.push(put_row(DEADLINES, row_key.clone(), &row)?);
+            }
+            keys.insert(row_key);
+        }
+        for gone in record.deadlines.difference(&keys) {
+            changes.push(RowChange::delete(DEADLINES, gone.clone()));
+        }
+        record.deadlines = keys;
+        changes.push(put_row(TICKETS, ticket.to_string(), &record)?);
+        Ok(changes)
+    }
+
+    /// Whether the timer is done with `deadline`: a breach recorded on the ticket together
+    /// with its escalation (the call-up, or supervision at the policy's level).
+    fn escalated(&self, record: &TicketRecord, deadline: &Deadline) -> bool {
+        let facts = &record.facts;
+        if deadline.warning.is_some()
+            || !facts.breaches.contains(&(
+                deadline.clock,
+                deadline.department.clone(),
+                deadline.due_at,
+            ))
+        {
+            return false;
+        }
+        let Ok(policy) = self.policies.version(&record.policy_version) else {
+            return false;
+        };
+        let supervised = |level, department: Option<DepartmentId>| {
+            facts.supervised.contains(&(facts.round, level, department))
+        };
+        match deadline.clock {
+            SlaClock::Acknowledge => facts.called_up_at.is_some(),
+            SlaClock::ReportIn => {
+                supervised(policy.report_in_escalation, deadline.department.clone())
+            }
+            SlaClock::Completion => supervised(policy.completion_escalation, None),
+        }
+    }
+}
+
 #[async_trait]
 impl Handler for SlaProjection {
     fn name(&self) -> &str {
@@ -151,18 +236,9 @@ impl Handler for SlaProjection {
         let ticket = ticket_of(event)?;
         let key = ticket.to_string();
         let existing: Option<TicketRecord> = read_row(&self.store, TICKETS, &key).await?;
-        let mut record = match (existing, &decoded) {
+        let record = match (existing, &decoded) {
             (None, TicketEvent::Received(received)) => {
-                let policy = self
-                    .policies
-                    .in_force(event.recorded_at)
-                    .map_err(|e| HandlerError::Failed(format!("ticket {ticket}: {e}")))?;
-                TicketRecord {
-                    facts: TicketFacts::received(ticket, event.recorded_at, received),
-                    policy_version: policy.version.clone(),
-                    policy_fingerprint: policy.fingerprint.clone(),
-                    deadlines: BTreeSet::new(),
-                }
+                self.new_record(TicketFacts::received(ticket, event.recorded_at, received))?
             }
             (Some(mut record), _) => {
                 record.facts.apply(&decoded, event.recorded_at);
@@ -177,29 +253,7 @@ impl Handler for SlaProjection {
                 )));
             }
         };
-        let clocks = self.clocks_of(&record)?;
-        let mut changes = Vec::new();
-        let mut keys = BTreeSet::new();
-        for deadline in pending(&record.facts, &clocks) {
-            let row_key = deadline_key(&ticket, &deadline);
-            if !record.deadlines.contains(&row_key) {
-                let row = DeadlineRow {
-                    ticket,
-                    deadline,
-                    policy_version: record.policy_version.clone(),
-                    district: record.facts.location.district.clone(),
-                    street: record.facts.location.street.clone(),
-                };
-                changes.push(put_row(DEADLINES, row_key.clone(), &row)?);
-            }
-            keys.insert(row_key);
-        }
-        for gone in record.deadlines.difference(&keys) {
-            changes.push(RowChange::delete(DEADLINES, gone.clone()));
-        }
-        record.deadlines = keys;
-        changes.push(put_row(TICKETS, key, &record)?);
-        Ok(changes)
+        self.changes_for(record, false)
     }
 
     async fn committed(&self, event: &PublishedEvent) {

@@ -2,17 +2,15 @@
 //! (rebuilt from the log), and what-if (the same facts judged under another policy or
 //! ranked with other weights, beside the official figures). The CLI and HTTP use these.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use whistle_events::{TicketEvent, TicketId};
-use whistle_store::{EventStore, Position, StoreError};
+use whistle_store::{EventStore, StoreError};
 
 use crate::calendar::Calendar;
 use crate::facts::TicketFacts;
 use crate::policy::{PolicyBook, PolicyError};
 use crate::projection::ticket_records;
+use crate::rebuild::fold_log;
 use crate::stats::{
     Behind, Board, Comparison, Drill, Group, PolicyJudge, Ranking, RankingBook, RankingComparison,
     RankingError, StatsError, board, compare, compare_rankings, ranking, tickets_behind,
@@ -73,56 +71,7 @@ pub async fn facts_as_of(
     at: DateTime<Utc>,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<TicketFacts>, StoreError> {
-    let head = store.head().await?;
-    let mut after = Position::START;
-    let mut facts: HashMap<TicketId, TicketFacts> = HashMap::new();
-    let mut order = Vec::new();
-    let mut read = 0_u64;
-    while after < head {
-        let page = store.read_all(after, 2_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for recorded in page {
-            read += 1;
-            if recorded.stream_type != "Ticket" || recorded.recorded_at > at {
-                continue;
-            }
-            let Ok(ticket) = TicketId::parse(&recorded.stream_id) else {
-                continue;
-            };
-            let event = TicketEvent::decode(
-                &recorded.event_type,
-                &recorded.event_version,
-                &recorded.payload,
-            )
-            .map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "event {} at position {}: {e}",
-                    recorded.event_id, recorded.position
-                ))
-            })?;
-            match (&event, facts.get_mut(&ticket)) {
-                (TicketEvent::Received(received), None) => {
-                    facts.insert(
-                        ticket,
-                        TicketFacts::received(ticket, recorded.recorded_at, received),
-                    );
-                    order.push(ticket);
-                }
-                (_, Some(known)) => known.apply(&event, recorded.recorded_at),
-                (_, None) => {}
-            }
-        }
-        progress(Progress {
-            events: read,
-            position: after.get(),
-            head: head.get(),
-        });
-    }
-    Ok(order
-        .into_iter()
-        .filter_map(|ticket| facts.remove(&ticket))
-        .collect())
+    Ok(fold_log(store, Some(at), progress).await?.into_facts())
 }
 
 /// The official board of `facts` at `at`.

@@ -16,7 +16,8 @@ use whistle_events::{
 };
 use whistle_sla::calendar::Calendar;
 use whistle_sla::policy::PolicyBook;
-use whistle_sla::projection::{DEADLINES, DeadlineRow, SlaProjection, ticket_record};
+use whistle_sla::projection::{DEADLINES, DeadlineRow, SlaProjection, TICKETS, ticket_record};
+use whistle_sla::rebuild::{RebuildError, rebuild};
 use whistle_sla::timer::{Alerts, Timer, TimerMetrics};
 use whistle_store::test_support::{fresh_postgres_url, fresh_sqlite_path};
 use whistle_store::{EventStore, StoreConfig};
@@ -516,4 +517,173 @@ async fn a_board_as_of_a_past_instant_matches_the_board_shown_then() -> Result {
     assert_eq!(as_of, shown);
     assert!(!reported.is_empty(), "the rebuild reports its progress");
     engine.stop().await
+}
+
+/// Every row of the SLA read models, by table and key.
+async fn sla_rows(store: &EventStore) -> Result<Vec<(&'static str, String, serde_json::Value)>> {
+    let mut rows = Vec::new();
+    for table in [TICKETS, DEADLINES] {
+        for row in store.rows(table, "").await? {
+            rows.push((table, row.key, row.value));
+        }
+    }
+    Ok(rows)
+}
+
+/// `rows` are `expected`; the first difference is named.
+fn same_rows(
+    rows: &[(&'static str, String, serde_json::Value)],
+    expected: &[(&'static str, String, serde_json::Value)],
+) {
+    let keys = |rows: &[(&str, String, serde_json::Value)]| -> Vec<String> {
+        rows.iter().map(|(t, k, _)| format!("{t}/{k}")).collect()
+    };
+    assert_eq!(keys(rows), keys(expected), "the same rows");
+    for (row, want) in rows.iter().zip(expected) {
+        assert_eq!(row.2, want.2, "row {}/{}", row.0, row.1);
+    }
+}
+
+/// Tickets at every stage of their lives, with the timer's warnings, breaches and call-ups
+/// among their events.
+async fn a_busy_morning(engine: &Engine) -> Result<Vec<TicketId>> {
+    let timer = engine.timer(&Alerts::default(), &TimerMetrics::unregistered());
+    let zhujian: DepartmentId = "zhujian".parse()?;
+    let mut ids = Vec::new();
+    for n in 0..9 {
+        let urgency = if n % 3 == 0 {
+            Urgency::Urgent
+        } else {
+            Urgency::Minor
+        };
+        ids.push(engine.receive(urgency).await?);
+    }
+    engine.clock.set(at("2026-03-10T09:03:00+08:00"));
+    for &ticket in &ids[..7] {
+        engine
+            .tickets
+            .execute(
+                ticket,
+                C::Acknowledge {
+                    reply: Text::note("已受理")?,
+                },
+                &by("hongqili-li")?,
+            )
+            .await?;
+    }
+    for &ticket in &ids[..4] {
+        engine
+            .tickets
+            .execute(
+                ticket,
+                C::CallUp {
+                    reason: Text::reason("需要部门处置")?,
+                },
+                &by("hongqili-li")?,
+            )
+            .await?;
+        engine
+            .tickets
+            .execute(
+                ticket,
+                C::BlowWhistle {
+                    departments: vec![zhujian.clone()],
+                    lead: zhujian.clone(),
+                    reason: Text::reason("急事")?,
+                },
+                &by("wenhualu-dispatcher")?,
+            )
+            .await?;
+    }
+    for &ticket in &ids[..2] {
+        engine
+            .tickets
+            .execute(
+                ticket,
+                C::ReportIn {
+                    department: zhujian.clone(),
+                    liaison: "zhujian-wang".parse()?,
+                },
+                &by("zhujian-wang")?,
+            )
+            .await?;
+    }
+    // The last two are never acknowledged: warned, breached and called up; then the
+    // report-in of two whistles falls due as well.
+    for now in ["2026-03-10T09:06:00+08:00", "2026-03-10T09:40:00+08:00"] {
+        engine.clock.set(at(now));
+        engine.caught_up().await?;
+        while timer.tick().await? > 0 {
+            engine.caught_up().await?;
+        }
+    }
+    engine.caught_up().await?;
+    Ok(ids)
+}
+
+async fn a_rebuild_leaves_the_rows_the_consumer_leaves(postgres: bool) -> Result {
+    let engine = Engine::start(postgres, at("2026-03-10T09:00:00+08:00")).await?;
+    let ids = a_busy_morning(&engine).await?;
+    let store = engine.tickets.store().clone();
+    let kept = sla_rows(&store).await?;
+    assert_eq!(
+        kept.iter().filter(|(table, ..)| *table == TICKETS).count(),
+        ids.len()
+    );
+    assert!(kept.iter().any(|(table, ..)| *table == DEADLINES));
+    let projection = SlaProjection::new(
+        store.clone(),
+        engine.policies.clone(),
+        Arc::new(Calendar::china()),
+    );
+
+    // While the consumer runs, a rebuild is refused and changes nothing.
+    let refused = rebuild(&store, &projection, &mut |_| {}).await;
+    assert!(matches!(refused, Err(RebuildError::Running)), "{refused:?}");
+    engine.stop().await?;
+
+    let mut reported = Vec::new();
+    let rebuilt = rebuild(&store, &projection, &mut |p| reported.push(p)).await?;
+    let head = store.head().await?;
+    assert_eq!(rebuilt.position, head);
+    assert_eq!(store.checkpoint("sla").await?, head);
+    assert_eq!(rebuilt.tickets, ids.len());
+    assert!(rebuilt.untimed.is_empty(), "{:?}", rebuilt.untimed);
+    assert_eq!(rebuilt.orphans, 0);
+    assert_eq!(reported.last().map(|p| p.position), Some(head.get()));
+    // The same rows, key for key and value for value.
+    same_rows(&sla_rows(&store).await?, &kept);
+    assert_eq!(
+        rebuilt.deadlines,
+        kept.iter()
+            .filter(|(table, ..)| *table == DEADLINES)
+            .count()
+    );
+
+    // A consumer that ran past the rebuild's position is not moved back.
+    store
+        .save_checkpoint("sla", whistle_store::Position::new(head.get() + 1_000))
+        .await?;
+    let overtaken = rebuild(&store, &projection, &mut |_| {}).await;
+    assert!(
+        matches!(
+            overtaken,
+            Err(RebuildError::Store(
+                whistle_store::StoreError::Overtaken { .. }
+            ))
+        ),
+        "{overtaken:?}"
+    );
+    same_rows(&sla_rows(&store).await?, &kept);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rebuild_leaves_the_rows_the_consumer_leaves_on_sqlite() -> Result {
+    a_rebuild_leaves_the_rows_the_consumer_leaves(false).await
+}
+
+#[tokio::test]
+async fn a_rebuild_leaves_the_rows_the_consumer_leaves_on_postgres() -> Result {
+    a_rebuild_leaves_the_rows_the_consumer_leaves(true).await
 }

@@ -1,0 +1,207 @@
+//! Rebuilding the SLA read models from the log in one pass.
+//!
+//! The [`SlaProjection`] consumer keeps `sla_tickets` and `sla_deadlines` event by event:
+//! for each event it reads the ticket's record, times its clocks and writes the record and
+//! its deadline rows back. Replaying a whole log that way writes every intermediate state
+//! of every ticket. A rebuild does not need them: [`rebuild`] folds the log in memory into
+//! each ticket's final facts, times each ticket once, and replaces both read models and the
+//! consumer's checkpoint in one transaction. The rows are the ones the consumer would have
+//! left at the same position (a test holds the two side by side).
+//!
+//! The fold itself ([`fold_log`]) is also how a board as of a past instant is rebuilt
+//! ([`crate::views::facts_as_of`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use whistle_consumer::{HandlerError, lease_name};
+use whistle_events::{TicketEvent, TicketId};
+use whistle_store::{EventStore, Position, RawRecordedEvent, StoreError};
+
+use crate::facts::TicketFacts;
+use crate::projection::{DEADLINES, SlaProjection, TICKETS};
+use crate::views::Progress;
+
+/// Events read from the log per query.
+const PAGE: usize = 2_000;
+
+/// Why a rebuild did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another process runs the `sla` consumer.
+    #[error(
+        "the sla consumer is running (a `whistle serve` on this database holds its lease); stop it, rebuild, and start it again"
+    )]
+    Running,
+}
+
+/// What [`fold_log`] gathered: every ticket's facts, in the order tickets were received.
+#[derive(Debug, Default)]
+pub struct Folded {
+    facts: HashMap<TicketId, TicketFacts>,
+    order: Vec<TicketId>,
+    /// Events read.
+    pub events: u64,
+    /// Ticket events whose ticket had no `Received` event before them (the consumer parks
+    /// these; they change no fact).
+    pub orphans: u64,
+    /// The position the fold reached.
+    pub position: Position,
+}
+
+impl Folded {
+    fn apply(&mut self, recorded: &RawRecordedEvent) -> Result<(), StoreError> {
+        let Ok(ticket) = TicketId::parse(&recorded.stream_id) else {
+            self.orphans += 1;
+            return Ok(());
+        };
+        let event = TicketEvent::decode_json(
+            &recorded.event_type,
+            &recorded.event_version,
+            recorded.payload.get(),
+        )
+        .map_err(|e| {
+            StoreError::Corrupt(format!(
+                "event {} at position {}: {e}",
+                recorded.event_id, recorded.position
+            ))
+        })?;
+        match (&event, self.facts.get_mut(&ticket)) {
+            (TicketEvent::Received(received), None) => {
+                self.facts.insert(
+                    ticket,
+                    TicketFacts::received(ticket, recorded.recorded_at, received),
+                );
+                self.order.push(ticket);
+            }
+            (_, Some(known)) => known.apply(&event, recorded.recorded_at),
+            (_, None) => self.orphans += 1,
+        }
+        Ok(())
+    }
+
+    /// Every ticket's facts, in the order the tickets were received.
+    pub fn into_facts(mut self) -> Vec<TicketFacts> {
+        self.order
+            .iter()
+            .filter_map(|ticket| self.facts.remove(ticket))
+            .collect()
+    }
+}
+
+/// Folds the log up to its head into every ticket's facts, skipping events recorded after
+/// `upto` when given. `progress` is told after every page.
+pub async fn fold_log(
+    store: &EventStore,
+    upto: Option<DateTime<Utc>>,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Folded, StoreError> {
+    let head = store.head().await?;
+    let mut folded = Folded::default();
+    // Read the next page while this one is folded: the database and the fold overlap.
+    let mut next = Some(tokio::spawn(read_page(store.clone(), Position::START)));
+    while let Some(reading) = next.take() {
+        let page = reading
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("reading the log stopped: {e}")))??;
+        let Some(last) = page.last() else { break };
+        folded.position = last.position;
+        if folded.position < head {
+            next = Some(tokio::spawn(read_page(store.clone(), folded.position)));
+        }
+        for recorded in page.iter().filter(|e| e.position <= head) {
+            folded.events += 1;
+            if recorded.stream_type != "Ticket" || upto.is_some_and(|at| recorded.recorded_at > at)
+            {
+                continue;
+            }
+            folded.apply(recorded)?;
+        }
+        folded.position = folded.position.min(head);
+        progress(Progress {
+            events: folded.events,
+            position: folded.position.get(),
+            head: head.get(),
+        });
+    }
+    Ok(folded)
+}
+
+/// A page of the log, payloads as stored text: each is decoded once, by the fold.
+async fn read_page(
+    store: EventStore,
+    after: Position,
+) -> Result<Vec<RawRecordedEvent>, StoreError> {
+    store.read_all_raw(after, PAGE).await
+}
+
+/// What a rebuild wrote.
+#[derive(Debug)]
+pub struct Rebuilt {
+    /// Events read from the log.
+    pub events: u64,
+    /// The position the read models now stand at (the consumer goes on from there).
+    pub position: Position,
+    /// Tickets written to `sla_tickets`.
+    pub tickets: usize,
+    /// Pending deadlines written to `sla_deadlines`.
+    pub deadlines: usize,
+    /// Ticket events with no `Received` before them (not applied, as the consumer does).
+    pub orphans: u64,
+    /// Tickets that could not be timed, and why (the consumer parks their events, so they
+    /// have no row either).
+    pub untimed: Vec<(TicketId, String)>,
+    /// Every timed ticket's facts, for boards.
+    pub facts: Vec<TicketFacts>,
+}
+
+/// Rebuilds `sla_tickets` and `sla_deadlines` from the whole log, as `projection` keeps
+/// them, and moves the `sla` consumer's checkpoint to the position rebuilt. Holds the
+/// consumer's lease meanwhile: fails with [`RebuildError::Running`] while a consumer runs.
+pub async fn rebuild(
+    store: &EventStore,
+    projection: &SlaProjection,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Rebuilt, RebuildError> {
+    let name = whistle_consumer::Handler::name(projection);
+    let Some(_lease) = store.try_lease(&lease_name(name)).await? else {
+        return Err(RebuildError::Running);
+    };
+    let folded = fold_log(store, None, progress).await?;
+    let (events, position, orphans) = (folded.events, folded.position, folded.orphans);
+    let mut rows = Vec::new();
+    let mut untimed = Vec::new();
+    let mut facts = Vec::new();
+    let mut deadlines = 0;
+    for ticket_facts in folded.into_facts() {
+        let ticket = ticket_facts.ticket;
+        let timed = projection
+            .new_record(ticket_facts.clone())
+            .and_then(|record| projection.changes_for(record, true));
+        match timed {
+            Ok(changes) => {
+                deadlines += changes.iter().filter(|c| c.table == DEADLINES).count();
+                rows.extend(changes);
+                facts.push(ticket_facts);
+            }
+            Err(HandlerError::Failed(reason) | HandlerError::Unavailable(reason)) => {
+                untimed.push((ticket, reason));
+            }
+        }
+    }
+    store
+        .replace_rows(name, &[TICKETS, DEADLINES], &rows, position)
+        .await?;
+    Ok(Rebuilt {
+        events,
+        position,
+        tickets: facts.len(),
+        deadlines,
+        orphans,
+        untimed,
+        facts,
+    })
+}
