@@ -109,6 +109,10 @@ pub enum StoreError {
         /// The position the rebuild reached.
         position: u64,
     },
+    /// Rows handed to a read model's replacement do not belong in it (a programming error
+    /// in the caller); nothing was written.
+    #[error("invalid read-model rows: {0}; nothing was written")]
+    InvalidRows(String),
     /// The configuration cannot work.
     #[error("event store configuration: {0}")]
     Config(String),

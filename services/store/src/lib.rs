@@ -484,6 +484,21 @@ impl EventStore {
         rows: &[RowChange],
         position: Position,
     ) -> Result<(), StoreError> {
+        if let Some(stray) = rows
+            .iter()
+            .find(|row| row.value.is_none() || !tables.contains(&row.table.as_str()))
+        {
+            return Err(StoreError::InvalidRows(format!(
+                "replacing {tables:?}: row `{}` of {} is {}",
+                stray.key,
+                stray.table,
+                if stray.value.is_none() {
+                    "a deletion (the tables are emptied first)"
+                } else {
+                    "in a table not being replaced"
+                }
+            )));
+        }
         let at = self.inner.clock.now().trunc_subsecs(6);
         match &self.inner.backend {
             Backend::Postgres(pg) => pg.replace_rows(consumer, tables, rows, position, at).await,

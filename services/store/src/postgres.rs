@@ -723,6 +723,16 @@ impl PgBackend {
     ) -> Result<(), StoreError> {
         let op = "replace a read model";
         let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
+        // The row exists before it is locked, so that a consumer starting meanwhile waits.
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
         let checkpoint: Option<i64> =
             sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
                 .bind(consumer)

@@ -734,6 +734,122 @@ async fn read_models_move_with_their_checkpoint(store: EventStore, _clock: Manua
     Ok(())
 }
 
+async fn a_batch_changing_a_row_many_times_leaves_its_last_change(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    let put = |key: &str, n: i64| RowChange::put("queue", key, serde_json::json!({ "n": n }));
+    store
+        .commit_effect("stage", Position::new(1), &Effect::Apply(vec![put("kept", 0)]))
+        .await?;
+    let batch = Effect::Apply(vec![
+        put("a", 1),
+        put("b", 1),
+        RowChange::delete("a", "not a row"),
+        put("a", 2),
+        RowChange::delete("b", "b"),
+        RowChange::delete("queue", "b"),
+        RowChange::delete("queue", "kept"),
+        put("kept", 3),
+        RowChange::delete("queue", "gone"),
+        put("gone", 4),
+        RowChange::delete("queue", "gone"),
+    ]);
+    assert_eq!(
+        store
+            .commit_effect("stage", Position::new(2), &batch)
+            .await?,
+        Committed::Applied
+    );
+    let rows: Vec<(String, serde_json::Value)> = store
+        .rows("queue", "")
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("a".to_owned(), serde_json::json!({ "n": 2 })),
+            ("kept".to_owned(), serde_json::json!({ "n": 3 })),
+        ]
+    );
+    Ok(())
+}
+
+async fn a_read_model_is_replaced_whole(store: EventStore, _clock: ManualClock) -> Result {
+    let put = |table: &str, key: &str, value: serde_json::Value| RowChange::put(table, key, value);
+    store
+        .commit_effect(
+            "stage",
+            Position::new(5),
+            &Effect::Apply(vec![
+                put("queue", "old", serde_json::json!(1)),
+                put("facts", "old", serde_json::json!(1)),
+                put("other", "kept", serde_json::json!("其他")),
+            ]),
+        )
+        .await?;
+    // Text that COPY's text format would misread unescaped, in keys and values.
+    let awkward = "tab\there, line\nbreak, return\r, back\\slash, \\N, 红旗里";
+    let rows = vec![
+        put("queue", awkward, serde_json::json!({ "text": awkward })),
+        put("queue", "b", serde_json::json!([1, 2, 3])),
+        put("facts", "c", serde_json::json!(null)),
+    ];
+    store
+        .replace_rows("stage", &["queue", "facts"], &rows, Position::new(9))
+        .await?;
+    assert_eq!(store.checkpoint("stage").await?, Position::new(9));
+    let queue: Vec<(String, serde_json::Value)> = store
+        .rows("queue", "")
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    assert_eq!(
+        queue,
+        vec![
+            ("b".to_owned(), serde_json::json!([1, 2, 3])),
+            (awkward.to_owned(), serde_json::json!({ "text": awkward })),
+        ]
+    );
+    let facts: Vec<String> = store
+        .rows("facts", "")
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(facts, ["c"]);
+    assert_eq!(
+        store.row("other", "kept").await?.map(|r| r.value),
+        Some(serde_json::json!("其他")),
+        "a table not named is left alone"
+    );
+
+    // A consumer past the rebuilt position is not moved back, and nothing changes.
+    let refused = store
+        .replace_rows("stage", &["queue"], &[], Position::new(8))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Overtaken { checkpoint: 9, position: 8, .. })),
+        "{refused:?}"
+    );
+    // Rows that do not belong in the replacement are refused before anything is written.
+    for stray in [
+        RowChange::delete("queue", "b"),
+        put("other", "x", serde_json::json!(1)),
+    ] {
+        let refused = store
+            .replace_rows("stage", &["queue"], &[stray], Position::new(10))
+            .await;
+        assert!(matches!(refused, Err(StoreError::InvalidRows(_))), "{refused:?}");
+    }
+    assert_eq!(store.rows("queue", "").await?.len(), 2);
+    assert_eq!(store.checkpoint("stage").await?, Position::new(9));
+    Ok(())
+}
+
 async fn racing_commits_of_one_consumer_apply_once(
     store: EventStore,
     _clock: ManualClock,
@@ -856,6 +972,8 @@ macro_rules! conformance {
 conformance!(sqlite, open_sqlite:
     checkpoints_and_leases,
     read_models_move_with_their_checkpoint,
+    a_batch_changing_a_row_many_times_leaves_its_last_change,
+    a_read_model_is_replaced_whole,
     racing_commits_of_one_consumer_apply_once,
     a_subscription_hands_out_batches,
     append_then_read_a_stream,
@@ -873,6 +991,8 @@ conformance!(sqlite, open_sqlite:
 conformance!(postgres, open_postgres:
     checkpoints_and_leases,
     read_models_move_with_their_checkpoint,
+    a_batch_changing_a_row_many_times_leaves_its_last_change,
+    a_read_model_is_replaced_whole,
     racing_commits_of_one_consumer_apply_once,
     a_subscription_hands_out_batches,
     append_then_read_a_stream,
