@@ -729,9 +729,9 @@ async fn rebuild_once(
     let rebuilt = whistle_sla::rebuild::rebuild(store, &projection, &mut |_| {}).await?;
     let rebuild = started.elapsed();
     anyhow::ensure!(
-        rebuilt.untimed.is_empty() && rebuilt.orphans == 0,
-        "the rebuild left out tickets: {:?}",
-        rebuilt.untimed.first()
+        rebuilt.orphans == 0,
+        "the rebuild found {} events of tickets never received",
+        rebuilt.orphans
     );
     anyhow::ensure!(
         store.checkpoint(projection.name()).await? == store.head().await?,

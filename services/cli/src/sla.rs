@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use whistle_clock::{Clock, SystemClock};
 use whistle_sla::projection::SlaProjection;
-use whistle_sla::rebuild::rebuild;
+use whistle_sla::rebuild::{RebuildError, rebuild};
 use whistle_sla::stats::{RankingBook, ranking};
 use whistle_sla::views::{self, Progress, Rules};
 use whistle_store::EventStore;
@@ -125,9 +125,12 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
         weights: &weights,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // With the ticket codec, as `serve` reads the log: events an upcaster applies to are
+    // upgraded before they are folded.
     let store = EventStore::open(&store_args.config(), clock.clone())
         .await
-        .context("opening the event store")?;
+        .context("opening the event store")
+        .map(whistle_ticket::TicketCodec::register)?;
     let now = clock.now();
     // Now: the projection's facts. A past instant: rebuilt from the log.
     let facts_at = |as_of: Option<DateTime<Utc>>| {
@@ -146,19 +149,22 @@ pub async fn run(store_args: &StoreArgs, args: &SlaArgs) -> anyhow::Result<()> {
         SlaCommand::Rebuild => {
             let projection = SlaProjection::new(store.clone(), policies.clone(), calendar.clone());
             let mut progress = progress_printer();
-            let rebuilt = rebuild(&store, &projection, &mut progress).await?;
-            for (ticket, reason) in &rebuilt.untimed {
-                eprintln!("ticket {ticket} cannot be timed and has no row: {reason}");
-            }
+            let rebuilt = match rebuild(&store, &projection, &mut progress).await {
+                Ok(rebuilt) => rebuilt,
+                Err(RebuildError::Untimed(untimed)) => {
+                    for (ticket, reason) in &untimed {
+                        eprintln!("ticket {ticket} cannot be timed: {reason}");
+                    }
+                    return Err(RebuildError::Untimed(untimed).into());
+                }
+                Err(other) => return Err(other.into()),
+            };
             serde_json::json!({
                 "events": rebuilt.events,
                 "position": rebuilt.position.get(),
                 "tickets": rebuilt.tickets,
                 "deadlines": rebuilt.deadlines,
                 "orphan_events": rebuilt.orphans,
-                "untimed": rebuilt.untimed.iter().map(|(ticket, reason)| {
-                    serde_json::json!({"ticket": ticket, "reason": reason})
-                }).collect::<Vec<_>>(),
             })
         }
         SlaCommand::Board { as_of } => {

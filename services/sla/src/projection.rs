@@ -150,6 +150,26 @@ impl SlaProjection {
         })
     }
 
+    /// A ticket's record rebuilt from its facts: timed under `timed_under` (the policy
+    /// version and fingerprint its earlier record kept) when there was one, so that a
+    /// rebuild neither moves an old ticket to a version added since nor hides an edited
+    /// one; otherwise as [`SlaProjection::new_record`].
+    pub(crate) fn rebuilt_record(
+        &self,
+        facts: TicketFacts,
+        timed_under: Option<(String, String)>,
+    ) -> Result<TicketRecord, HandlerError> {
+        match timed_under {
+            Some((policy_version, policy_fingerprint)) => Ok(TicketRecord {
+                facts,
+                policy_version,
+                policy_fingerprint,
+                deadlines: BTreeSet::new(),
+            }),
+            None => self.new_record(facts),
+        }
+    }
+
     /// The rows that bring the read models to `record`: its pending deadlines (those it
     /// lists already are kept, the others written; those no longer pending are deleted),
     /// then the record itself, listing them.

@@ -6,7 +6,9 @@
 //! of every ticket. A rebuild does not need them: [`rebuild`] folds the log in memory into
 //! each ticket's final facts, times each ticket once, and replaces both read models and the
 //! consumer's checkpoint in one transaction. The rows are the ones the consumer would have
-//! left at the same position (a test holds the two side by side).
+//! left at the same position (a test holds the two side by side). Each ticket stays timed
+//! under the policy version its earlier record names (the log does not say which version
+//! timed it); a ticket without one is timed under the version in force at its receipt.
 //!
 //! The fold itself ([`fold_log`]) is also how a board as of a past instant is rebuilt
 //! ([`crate::views::facts_as_of`]).
@@ -16,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use whistle_consumer::{HandlerError, lease_name};
 use whistle_events::{TicketEvent, TicketId};
-use whistle_store::{EventStore, Position, RawRecordedEvent, StoreError};
+use whistle_store::{EventStore, Lease, Position, RawRecordedEvent, StoreError};
 
 use crate::facts::TicketFacts;
 use crate::projection::{DEADLINES, SlaProjection, TICKETS};
@@ -24,6 +26,11 @@ use crate::views::Progress;
 
 /// Events read from the log per query.
 const PAGE: usize = 2_000;
+/// How long the fold waits for events below the head that a writer has not committed yet.
+const HIDDEN_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a rebuild waits for the consumer's lease (a `whistle serve` that has just
+/// stopped gives it up when the server notices its connection closed).
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why a rebuild did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +43,19 @@ pub enum RebuildError {
         "the sla consumer is running (a `whistle serve` on this database holds its lease); stop it, rebuild, and start it again"
     )]
     Running,
+    /// Some tickets could not be timed; nothing was replaced.
+    #[error(
+        "{} ticket(s) cannot be timed, so nothing was replaced (the read models stay as they were); the first: ticket {}: {}. Fix the cause (usually a policy version edited after tickets were timed under it: restore it and put the change in a new version), then rebuild again",
+        .0.len(),
+        .0.first().map(|(t, _)| t.to_string()).unwrap_or_default(),
+        .0.first().map(|(_, r)| r.as_str()).unwrap_or_default()
+    )]
+    Untimed(Vec<(TicketId, String)>),
+    /// The consumer's lease was lost during the rebuild (its database connection broke).
+    #[error(
+        "the rebuild lost the sla consumer's lease (its database connection broke); nothing was replaced: rebuild again"
+    )]
+    LeaseLost,
 }
 
 /// What [`fold_log`] gathered: every ticket's facts, in the order tickets were received.
@@ -103,11 +123,33 @@ pub async fn fold_log(
     let mut folded = Folded::default();
     // Read the next page while this one is folded: the database and the fold overlap.
     let mut next = Some(tokio::spawn(read_page(store.clone(), Position::START)));
+    let mut hidden_since: Option<std::time::Instant> = None;
     while let Some(reading) = next.take() {
         let page = reading
             .await
             .map_err(|e| StoreError::Corrupt(format!("reading the log stopped: {e}")))??;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else {
+            // Below the head, an event is held back only by a writer still committing
+            // before it: wait for it, briefly, rather than stop short of the head.
+            if folded.position >= head {
+                break;
+            }
+            let since = *hidden_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > HIDDEN_FOR_AT_MOST {
+                return Err(StoreError::Unavailable {
+                    store: store.describe().to_owned(),
+                    cause: format!(
+                        "the log after position {} stayed hidden behind a transaction still open for {} s; the head is {head}. Retry once it has committed",
+                        folded.position,
+                        HIDDEN_FOR_AT_MOST.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            next = Some(tokio::spawn(read_page(store.clone(), folded.position)));
+            continue;
+        };
+        hidden_since = None;
         folded.position = last.position;
         if folded.position < head {
             next = Some(tokio::spawn(read_page(store.clone(), folded.position)));
@@ -151,25 +193,24 @@ pub struct Rebuilt {
     pub deadlines: usize,
     /// Ticket events with no `Received` before them (not applied, as the consumer does).
     pub orphans: u64,
-    /// Tickets that could not be timed, and why (the consumer parks their events, so they
-    /// have no row either).
-    pub untimed: Vec<(TicketId, String)>,
-    /// Every timed ticket's facts, for boards.
+    /// Every ticket's facts, for boards.
     pub facts: Vec<TicketFacts>,
 }
 
 /// Rebuilds `sla_tickets` and `sla_deadlines` from the whole log, as `projection` keeps
 /// them, and moves the `sla` consumer's checkpoint to the position rebuilt. Holds the
 /// consumer's lease meanwhile: fails with [`RebuildError::Running`] while a consumer runs.
+/// A ticket that cannot be timed fails the rebuild ([`RebuildError::Untimed`], every such
+/// ticket named) and nothing is replaced: the consumer keeps such a ticket's last good
+/// record and parks only the events that fail, which a rebuild cannot reproduce.
 pub async fn rebuild(
     store: &EventStore,
     projection: &SlaProjection,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Rebuilt, RebuildError> {
     let name = whistle_consumer::Handler::name(projection);
-    let Some(_lease) = store.try_lease(&lease_name(name)).await? else {
-        return Err(RebuildError::Running);
-    };
+    let mut lease = take_lease(store, name).await?;
+    let mut timed_under = policies_kept(store).await?;
     let folded = fold_log(store, None, progress).await?;
     let (events, position, orphans) = (folded.events, folded.position, folded.orphans);
     let mut rows = Vec::new();
@@ -179,7 +220,7 @@ pub async fn rebuild(
     for ticket_facts in folded.into_facts() {
         let ticket = ticket_facts.ticket;
         let timed = projection
-            .new_record(ticket_facts.clone())
+            .rebuilt_record(ticket_facts.clone(), timed_under.remove(&ticket))
             .and_then(|record| projection.changes_for(record, true));
         match timed {
             Ok(changes) => {
@@ -192,6 +233,12 @@ pub async fn rebuild(
             }
         }
     }
+    if !untimed.is_empty() {
+        return Err(RebuildError::Untimed(untimed));
+    }
+    if !lease.is_held().await {
+        return Err(RebuildError::LeaseLost);
+    }
     store
         .replace_rows(name, &[TICKETS, DEADLINES], &rows, position)
         .await?;
@@ -201,7 +248,44 @@ pub async fn rebuild(
         tickets: facts.len(),
         deadlines,
         orphans,
-        untimed,
         facts,
     })
+}
+
+/// The policy version and fingerprint each ticket is timed under, from the records the
+/// rebuild replaces: a ticket keeps them for life, and they are not in the log.
+async fn policies_kept(
+    store: &EventStore,
+) -> Result<HashMap<TicketId, (String, String)>, StoreError> {
+    let mut kept = HashMap::new();
+    for row in store.rows(TICKETS, "").await? {
+        let field = |name: &str| {
+            row.value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        if let (Ok(ticket), Some(version), Some(fingerprint)) = (
+            TicketId::parse(&row.key),
+            field("policy_version"),
+            field("policy_fingerprint"),
+        ) {
+            kept.insert(ticket, (version, fingerprint));
+        }
+    }
+    Ok(kept)
+}
+
+/// The consumer's lease, waiting briefly for an instance that has just stopped.
+async fn take_lease(store: &EventStore, name: &str) -> Result<Lease, RebuildError> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(lease) = store.try_lease(&lease_name(name)).await? {
+            return Ok(lease);
+        }
+        if started.elapsed() >= LEASE_WAIT {
+            return Err(RebuildError::Running);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -3,7 +3,7 @@
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde_json::Value;
 use whistle_events::{DecodeError, TicketEvent};
-use whistle_store::{CodecError, EventCodec};
+use whistle_store::{CodecError, EventCodec, EventStore};
 
 use crate::Ticket;
 
@@ -36,6 +36,15 @@ impl TicketCodec {
     /// A codec with the given upcasters (applied in order).
     pub fn with_upcasters(upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
         Self { upcasters }
+    }
+
+    /// `store` reading ticket streams through the current codec, as the executor does: for
+    /// readers of the log that do not execute commands (a rebuild, an as-of board).
+    pub fn register(store: EventStore) -> EventStore {
+        store.with_codec(
+            <Ticket as cqrs_es::Aggregate>::TYPE,
+            std::sync::Arc::new(Self::current()),
+        )
     }
 }
 

@@ -141,10 +141,7 @@ impl Tickets {
     /// Like [`Tickets::new`], keeping up to `cached` ticket states in memory between
     /// commands (0: load every ticket from the log for every command).
     pub fn with_cache(store: EventStore, clock: Arc<dyn Clock>, cached: usize) -> Self {
-        let store = store.with_codec(
-            <Ticket as cqrs_es::Aggregate>::TYPE,
-            Arc::new(TicketCodec::current()),
-        );
+        let store = TicketCodec::register(store);
         // Events only, no cqrs-es snapshot store (in 0.5.0 they apply every event twice);
         // the cache in front is safe because every append checks the stream's version.
         let events = CachedEventStore::new(store.clone(), cached);
