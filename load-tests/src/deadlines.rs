@@ -17,7 +17,7 @@
 //! the log after the round.
 //!
 //! **Baseline**: a loop of the timer's own claim (`claim_due` on the same table: the rows
-//! due by now, earliest first, `FOR UPDATE SKIP LOCKED`, as many at a time as the timer)
+//! due by now, earliest first, locked for this worker, as many at a time as the timer)
 //! that acts on nothing: it notes each claimed row's lateness as soon as the claim returns and deletes
 //! the rows, and polls as the timer does (again at once after a full batch, otherwise
 //! after 200 ms). Its lateness is what polling costs by itself; ours adds firing.

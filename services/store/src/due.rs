@@ -2,9 +2,12 @@
 //!
 //! The SLA engine keeps its pending deadlines as rows whose keys start with the due
 //! instant, so the rows due by now are a key range. A worker claims them, acts, and
-//! deletes the ones it acted on. On PostgreSQL the claim is a row lock taken with
-//! `FOR UPDATE SKIP LOCKED` and held until [`DueRows::finish`]: several workers never
-//! take the same row at once. SQLite runs one process; its worker reads the rows and
+//! deletes the ones it acted on. On PostgreSQL the claim is a transaction-level advisory
+//! lock per row, tried in key order and skipped when another worker holds it, and held
+//! until [`DueRows::finish`]: several workers never take the same row at once. The rows
+//! are read again once locked, so a row another worker fired and deleted is not taken. No
+//! row lock is taken, so the claim has no transaction id until it deletes: an open claim
+//! holds back neither the log's readers nor the projection writing the rows. SQLite runs one process; its worker reads the rows and
 //! deletes each one only if it is unchanged since it was read, so a row the projection
 //! rewrote meanwhile (a deadline that moved) survives.
 

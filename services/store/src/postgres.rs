@@ -583,6 +583,10 @@ fn copy_field(buffer: &mut String, field: &str) {
     }
 }
 
+/// The advisory lock class of claimed due rows (the first key of the two-key form), apart
+/// from the leases' class.
+const DUE_CLASS: i32 = 0x5748_4455; // "WHDU"
+
 /// Rows one multi-row statement writes at most (its arrays stay well inside a message).
 const ROWS_PER_STATEMENT: usize = 5_000;
 
@@ -830,20 +834,37 @@ impl PgBackend {
         upto: &str,
         limit: i64,
     ) -> Result<DueRows, StoreError> {
-        let mut tx = begin(&self.pool)
-            .await
-            .map_err(self.err("claim due rows"))?;
-        let rows: Vec<(String, Value, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT key, value, updated_at FROM projection_rows \
-             WHERE projection = $1 AND key <= $2 ORDER BY key LIMIT $3 \
-             FOR UPDATE SKIP LOCKED",
+        let op = "claim due rows";
+        let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
+        // Claimed with transaction-level advisory locks, not row locks: `FOR UPDATE` would
+        // give the claim a transaction id, which holds back the log's read bound (and so
+        // every consumer) until the claimed rows are fired, and would make the projection
+        // wait to delete a claimed row. Index order and the limit stop the scan, so only
+        // the rows returned are tried.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT key FROM projection_rows \
+             WHERE projection = $1 AND key <= $2 \
+               AND pg_try_advisory_xact_lock($4, hashtext(key)) \
+             ORDER BY key LIMIT $3",
         )
         .bind(table)
         .bind(upto)
         .bind(limit)
+        .bind(DUE_CLASS)
         .fetch_all(&mut *tx)
         .await
-        .map_err(self.err("claim due rows"))?;
+        .map_err(self.err(op))?;
+        // Read again under the locks, with a fresh snapshot: a row another worker fired and
+        // deleted just before its lock was released is gone now.
+        let rows: Vec<(String, Value, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT key, value, updated_at FROM projection_rows \
+             WHERE projection = $1 AND key = ANY($2) ORDER BY key",
+        )
+        .bind(table)
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.err(op))?;
         let rows = rows
             .into_iter()
             .map(|(key, value, updated_at)| ProjectionRow {

@@ -740,7 +740,11 @@ async fn a_batch_changing_a_row_many_times_leaves_its_last_change(
 ) -> Result {
     let put = |key: &str, n: i64| RowChange::put("queue", key, serde_json::json!({ "n": n }));
     store
-        .commit_effect("stage", Position::new(1), &Effect::Apply(vec![put("kept", 0)]))
+        .commit_effect(
+            "stage",
+            Position::new(1),
+            &Effect::Apply(vec![put("kept", 0)]),
+        )
         .await?;
     let batch = Effect::Apply(vec![
         put("a", 1),
@@ -832,7 +836,14 @@ async fn a_read_model_is_replaced_whole(store: EventStore, _clock: ManualClock) 
         .replace_rows("stage", &["queue"], &[], Position::new(8))
         .await;
     assert!(
-        matches!(refused, Err(StoreError::Overtaken { checkpoint: 9, position: 8, .. })),
+        matches!(
+            refused,
+            Err(StoreError::Overtaken {
+                checkpoint: 9,
+                position: 8,
+                ..
+            })
+        ),
         "{refused:?}"
     );
     // Rows that do not belong in the replacement are refused before anything is written.
@@ -843,10 +854,51 @@ async fn a_read_model_is_replaced_whole(store: EventStore, _clock: ManualClock) 
         let refused = store
             .replace_rows("stage", &["queue"], &[stray], Position::new(10))
             .await;
-        assert!(matches!(refused, Err(StoreError::InvalidRows(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::InvalidRows(_))),
+            "{refused:?}"
+        );
     }
     assert_eq!(store.rows("queue", "").await?.len(), 2);
     assert_eq!(store.checkpoint("stage").await?, Position::new(9));
+    Ok(())
+}
+
+async fn due_rows_are_claimed_once_and_hold_back_no_reader(
+    store: EventStore,
+    _clock: ManualClock,
+) -> Result {
+    let rows: Vec<RowChange> = (1..=6)
+        .map(|n| RowChange::put("due", format!("{n:03}"), json!({ "n": n })))
+        .chain([RowChange::put("due", "900", json!("later"))])
+        .collect();
+    store
+        .commit_effect("projection", Position::new(1), &Effect::Apply(rows))
+        .await?;
+    store.append("Counter", "a", 0, events(0..1)).await?;
+    let seen = store.head().await?;
+
+    // Two workers claim at once: each row due by "500" goes to one of them.
+    let first = store.claim_due("due", "500", 4).await?;
+    let second = store.claim_due("due", "500", 4).await?;
+    let keys = |due: &whistle_store::DueRows| -> Vec<String> {
+        due.rows().iter().map(|r| r.key.clone()).collect()
+    };
+    assert_eq!(keys(&first), ["001", "002", "003", "004"]);
+    assert_eq!(keys(&second), ["005", "006"]);
+
+    // While the claims are open, what is appended reaches readers of the log.
+    store.append("Counter", "a", 1, events(1..2)).await?;
+    let read = store.read_all(seen, 10).await?;
+    assert_eq!(read.len(), 1, "an open claim held back the log");
+
+    // Finished, the rows fired are gone; a row left out of `done` is due again.
+    let fired = keys(&first);
+    first.finish("due", &fired).await?;
+    second.finish("due", &["005".to_owned()]).await?;
+    let again = store.claim_due("due", "500", 10).await?;
+    assert_eq!(keys(&again), ["006"]);
+    again.finish("due", &[]).await?;
     Ok(())
 }
 
@@ -989,6 +1041,7 @@ conformance!(sqlite, open_sqlite:
 );
 
 conformance!(postgres, open_postgres:
+    due_rows_are_claimed_once_and_hold_back_no_reader,
     checkpoints_and_leases,
     read_models_move_with_their_checkpoint,
     a_batch_changing_a_row_many_times_leaves_its_last_change,
