@@ -626,6 +626,31 @@ async fn put_rows(
 type ParkedRow = (String, i64, String, String, i32, Value, DateTime<Utc>);
 
 impl PgBackend {
+    /// A transaction holding `consumer`'s checkpoint row locked (created at 0 when missing),
+    /// and the position it holds: the row lock serializes everything that moves one
+    /// consumer's checkpoint.
+    async fn locked_checkpoint(
+        &self,
+        consumer: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, i64), sqlx::Error> {
+        let mut tx = begin(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let position: i64 =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
+                .bind(consumer)
+                .fetch_one(&mut *tx)
+                .await?;
+        Ok((tx, position))
+    }
+
     pub(crate) async fn commit_projection(
         &self,
         consumer: &str,
@@ -634,23 +659,10 @@ impl PgBackend {
         at: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
         let op = "commit a consumer's effect";
-        let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err(op))?;
-        // The row lock serializes two instances of one consumer.
-        let current: i64 =
-            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
-                .bind(consumer)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(self.err(op))?;
+        let (mut tx, current) = self
+            .locked_checkpoint(consumer, at)
+            .await
+            .map_err(self.err(op))?;
         let position_i64 = i64::try_from(position.get()).unwrap_or(i64::MAX);
         if current >= position_i64 {
             return Ok(Committed::AlreadyApplied);
@@ -726,24 +738,11 @@ impl PgBackend {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let op = "replace a read model";
-        let mut tx = begin(&self.pool).await.map_err(self.err(op))?;
-        // The row exists before it is locked, so that a consumer starting meanwhile waits.
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err(op))?;
-        let checkpoint: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE")
-                .bind(consumer)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(self.err(op))?;
-        let checkpoint = checkpoint.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+        let (mut tx, checkpoint) = self
+            .locked_checkpoint(consumer, at)
+            .await
+            .map_err(self.err(op))?;
+        let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
         if checkpoint > position.get() {
             return Err(StoreError::Overtaken {
                 consumer: consumer.to_owned(),

@@ -400,6 +400,20 @@ impl BatchWriter for SqliteBackend {
 type ParkedRow = (String, i64, String, String, i64, String, String);
 
 impl SqliteBackend {
+    /// A write transaction and `consumer`'s checkpoint, if it has one. IMMEDIATE: the write
+    /// lock is taken before the checkpoint is read (see the module docs).
+    async fn locked_checkpoint(
+        &self,
+        consumer: &str,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Option<i64>), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let position = sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
+            .bind(consumer)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok((tx, position))
+    }
+
     pub(crate) async fn commit_projection(
         &self,
         consumer: &str,
@@ -409,18 +423,10 @@ impl SqliteBackend {
     ) -> Result<Committed, StoreError> {
         let op = "commit a consumer's effect";
         let at = format_instant(at);
-        // IMMEDIATE: take the write lock before reading the checkpoint (see the module docs).
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let (mut tx, current) = self
+            .locked_checkpoint(consumer)
             .await
             .map_err(self.err(op))?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
-                .bind(consumer)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(self.err(op))?;
         let position_i64 = i64::try_from(position.get()).unwrap_or(i64::MAX);
         if current.is_some_and(|current| current >= position_i64) {
             return Ok(Committed::AlreadyApplied);
@@ -491,17 +497,10 @@ impl SqliteBackend {
     ) -> Result<(), StoreError> {
         let op = "replace a read model";
         let at = format_instant(at);
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let (mut tx, checkpoint) = self
+            .locked_checkpoint(consumer)
             .await
             .map_err(self.err(op))?;
-        let checkpoint: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = ?1")
-                .bind(consumer)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(self.err(op))?;
         let checkpoint = checkpoint.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
         if checkpoint > position.get() {
             return Err(StoreError::Overtaken {
