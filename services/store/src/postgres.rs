@@ -569,6 +569,22 @@ async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgre
         })?
 }
 
+/// Sets the checkpoint row [`PgBackend::locked_checkpoint`] locked in `tx`.
+async fn move_checkpoint(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    consumer: &str,
+    position: Position,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE checkpoints SET position = $2, updated_at = $3 WHERE name = $1")
+        .bind(consumer)
+        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+        .bind(at)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 /// Appends `field` to a COPY text-format row: backslash, tab, newline and carriage return
 /// escaped.
 fn copy_field(buffer: &mut String, field: &str) {
@@ -716,11 +732,7 @@ impl PgBackend {
                 .map_err(self.err(op))?;
             }
         }
-        sqlx::query("UPDATE checkpoints SET position = $2, updated_at = $3 WHERE name = $1")
-            .bind(consumer)
-            .bind(position_i64)
-            .bind(at)
-            .execute(&mut *tx)
+        move_checkpoint(&mut tx, consumer, position, at)
             .await
             .map_err(self.err(op))?;
         tx.commit().await.map_err(self.err(op))?;
@@ -783,16 +795,9 @@ impl PgBackend {
             copy.send(buffer.into_bytes()).await.map_err(self.err(op))?;
         }
         copy.finish().await.map_err(self.err(op))?;
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-        )
-        .bind(consumer)
-        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err(op))?;
+        move_checkpoint(&mut tx, consumer, position, at)
+            .await
+            .map_err(self.err(op))?;
         // The planner's statistics of a table just refilled from nothing would say it is
         // empty until autovacuum comes by, and plan every read of it as a full scan.
         sqlx::query("ANALYZE projection_rows")

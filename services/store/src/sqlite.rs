@@ -194,16 +194,10 @@ impl SqliteBackend {
         position: Position,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-        )
-        .bind(name)
-        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
-        .bind(format_instant(at))
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("save a checkpoint"))?;
+        set_checkpoint(name, position, format_instant(at))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("save a checkpoint"))?;
         Ok(())
     }
 
@@ -471,16 +465,10 @@ impl SqliteBackend {
                 .map_err(self.err(op))?;
             }
         }
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-        )
-        .bind(consumer)
-        .bind(position_i64)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err(op))?;
+        set_checkpoint(consumer, position, at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(op))?;
         tx.commit().await.map_err(self.err(op))?;
         Ok(Committed::Applied)
     }
@@ -525,16 +513,10 @@ impl SqliteBackend {
                     .map_err(self.err(op))?;
             }
         }
-        sqlx::query(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-        )
-        .bind(consumer)
-        .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err(op))?;
+        set_checkpoint(consumer, position, at)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(op))?;
         tx.commit().await.map_err(self.err(op))
     }
 
@@ -644,6 +626,21 @@ impl SqliteBackend {
                 ))
             })
     }
+}
+
+/// The statement setting a consumer's checkpoint.
+fn set_checkpoint(
+    consumer: &str,
+    position: Position,
+    at: String,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
+        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+    )
+    .bind(consumer)
+    .bind(i64::try_from(position.get()).unwrap_or(i64::MAX))
+    .bind(at)
 }
 
 /// The statement setting one read-model row.
