@@ -132,6 +132,23 @@ impl Engine {
         Ok(ticket)
     }
 
+    /// The street dispatcher summons 住建 (zhujian) to `ticket`.
+    async fn whistle(&self, ticket: TicketId, reason: &str) -> Result {
+        let zhujian: DepartmentId = "zhujian".parse()?;
+        self.tickets
+            .execute(
+                ticket,
+                C::BlowWhistle {
+                    departments: vec![zhujian.clone()],
+                    lead: zhujian,
+                    reason: Text::reason(reason)?,
+                },
+                &by("wenhualu-dispatcher")?,
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn events(&self, ticket: TicketId) -> Result<Vec<TicketEvent>> {
         Ok(self
             .tickets
@@ -270,18 +287,7 @@ async fn a_missed_report_in_opens_supervision_at_district_level() -> Result {
     let timer = engine.timer(&alerts, &metrics);
     let ticket = engine.receive(Urgency::Urgent).await?;
     let zhujian: DepartmentId = "zhujian".parse()?;
-    engine
-        .tickets
-        .execute(
-            ticket,
-            C::BlowWhistle {
-                departments: vec![zhujian.clone()],
-                lead: zhujian.clone(),
-                reason: Text::reason("急事：楼道污水外溢")?,
-            },
-            &by("wenhualu-dispatcher")?,
-        )
-        .await?;
+    engine.whistle(ticket, "急事：楼道污水外溢").await?;
     engine.caught_up().await?;
     // 30 minutes after the whistle, elapsed time.
     engine.clock.set(at("2026-03-10T10:30:01+08:00"));
@@ -446,18 +452,7 @@ async fn a_board_as_of_a_past_instant_matches_the_board_shown_then() -> Result {
             &by_community,
         )
         .await?;
-    engine
-        .tickets
-        .execute(
-            whistled,
-            C::BlowWhistle {
-                departments: vec![zhujian.clone()],
-                lead: zhujian.clone(),
-                reason: Text::reason("急事")?,
-            },
-            &by("wenhualu-dispatcher")?,
-        )
-        .await?;
+    engine.whistle(whistled, "急事").await?;
     engine.clock.set(at("2026-03-10T09:06:00+08:00"));
     engine.caught_up().await?;
     timer.tick().await?;
@@ -582,18 +577,7 @@ async fn a_busy_morning(engine: &Engine) -> Result<Vec<TicketId>> {
                 &by("hongqili-li")?,
             )
             .await?;
-        engine
-            .tickets
-            .execute(
-                ticket,
-                C::BlowWhistle {
-                    departments: vec![zhujian.clone()],
-                    lead: zhujian.clone(),
-                    reason: Text::reason("急事")?,
-                },
-                &by("wenhualu-dispatcher")?,
-            )
-            .await?;
+        engine.whistle(ticket, "急事").await?;
     }
     for &ticket in &ids[..2] {
         engine
