@@ -35,6 +35,8 @@ use whistle_sla::policy::PolicyBook;
 use whistle_sla::stats::{ALL_KEY, Dimension, RankingBook, stage};
 use whistle_sla::views::{Rules, official_board};
 
+use crate::demo::{DEPARTMENTS, PLACES, text};
+
 /// Options of the board benchmark.
 #[derive(Debug, Args)]
 pub struct BoardArgs {
@@ -45,15 +47,6 @@ pub struct BoardArgs {
     #[arg(long, default_value_t = 100_000)]
     tickets: u32,
 }
-
-const PLACES: [(&str, &str, &str); 5] = [
-    ("haigang", "wenhualu", "hongqili"),
-    ("haigang", "wenhualu", "biyaiyuntian"),
-    ("shizhong", "tongjiang", "niuerqiao"),
-    ("shizhong", "tongjiang", "chafang"),
-    ("shizhong", "haitang", "fujie"),
-];
-const DEPARTMENTS: [&str; 5] = ["zhujian", "huanwei", "chengguan", "shuiwu", "gongdian"];
 
 pub fn run(args: BoardArgs) -> anyhow::Result<()> {
     let rounds = if args.quick { 3 } else { 7 };
@@ -107,10 +100,6 @@ fn beijing(day: u32, hour: u32, minute: u32) -> anyhow::Result<DateTime<Utc>> {
         .and_then(|tz| tz.with_ymd_and_hms(2026, 3, day, hour, minute, 0).single())
         .with_context(|| format!("2026-03-{day} {hour}:{minute}"))?
         .with_timezone(&Utc))
-}
-
-fn text(s: &str) -> anyhow::Result<Text> {
-    Text::note(s).context("benchmark text")
 }
 
 /// `count` tickets received on working hours of March 2026: all acknowledged (within 0 to

@@ -50,3 +50,15 @@ pub async fn drop(url: &str, name: &str) {
         .await;
     }
 }
+
+/// The event store in the database at `url`, on the system clock, configured as by default.
+pub async fn open_store(url: &str) -> anyhow::Result<whistle_store::EventStore> {
+    Ok(whistle_store::EventStore::open(
+        &whistle_store::StoreConfig {
+            database_url: Some(url.to_owned()),
+            ..whistle_store::StoreConfig::default()
+        },
+        std::sync::Arc::new(whistle_clock::SystemClock),
+    )
+    .await?)
+}

@@ -47,7 +47,7 @@ use whistle_sla::clocks::Deadline;
 use whistle_sla::policy::PolicyBook;
 use whistle_sla::projection::{DEADLINES, DeadlineRow, deadline_key, due_upto, time_key};
 use whistle_sla::timer::{Alerts, Timer, TimerConfig, TimerMetrics};
-use whistle_store::{EventStore, StoreConfig};
+use whistle_store::EventStore;
 use whistle_ticket::{TicketCommand as C, Tickets};
 
 /// Options of the deadlines benchmark.
@@ -102,14 +102,7 @@ async fn measure(args: &DeadlinesArgs, url: &str) -> anyhow::Result<()> {
         "{rate}/s for {seconds} s is more than the {pending} pending rows"
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = EventStore::open(
-        &StoreConfig {
-            database_url: Some(url.to_owned()),
-            ..StoreConfig::default()
-        },
-        clock.clone(),
-    )
-    .await?;
+    let store = crate::db::open_store(url).await?;
     let mut conn = PgConnectOptions::from_str(url)?.connect().await?;
 
     let tickets = receive_tickets(&store, &clock, rounds * per_window).await?;

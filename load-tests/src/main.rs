@@ -13,6 +13,7 @@
 mod board;
 mod db;
 mod deadlines;
+mod demo;
 mod dispatch;
 mod relay;
 mod replay;

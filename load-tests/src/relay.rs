@@ -12,18 +12,16 @@
 //! checkpoint and a lease) of its own. The medians are compared.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 use clap::Args;
-use whistle_clock::SystemClock;
 use whistle_events::EventId;
 use whistle_events::subjects::headers;
 use whistle_relay::{Relay, RelayConfig};
-use whistle_store::{EventStore, NewEvent, StoreConfig};
+use whistle_store::{EventStore, NewEvent};
 
 /// Options of the relay benchmark.
 #[derive(Debug, Args)]
@@ -52,14 +50,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
     // A fresh database each run, so the relay reads exactly this run's log.
     let database = format!("whistle_bench_relay_{}", uuid::Uuid::new_v4().simple());
     let url = crate::db::create(&args.database_url, &database).await?;
-    let store = EventStore::open(
-        &StoreConfig {
-            database_url: Some(url.clone()),
-            ..StoreConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let store = crate::db::open_store(&url).await?;
     write_log(&store, events).await?;
     let body_size = sample_body_size(&store).await?;
     let client = async_nats::connect(&args.nats_url)

@@ -38,7 +38,7 @@ use sqlx::ConnectOptions;
 use sqlx::Row as _;
 use sqlx::postgres::PgConnectOptions;
 use tokio_util::sync::CancellationToken;
-use whistle_clock::{Clock, ManualClock, SystemClock};
+use whistle_clock::{Clock, ManualClock};
 use whistle_consumer::{Consumer, ConsumerConfig, ConsumerMetrics, Feed, Handler, HandlerError};
 use whistle_events::subjects::PublishedEvent;
 use whistle_events::ticket::{CloseReason, Received, SlaClock};
@@ -52,8 +52,9 @@ use whistle_sla::projection::{DEADLINES, SlaProjection, TICKETS};
 use whistle_sla::stats::RankingBook;
 use whistle_sla::views::{self, Rules};
 use whistle_store::{EventStore, RowChange, StoreConfig};
-use whistle_ticket::{TicketCommand as C, Tickets};
+use whistle_ticket::{TicketCodec, TicketCommand as C, Tickets};
 
+use crate::demo::{DEPARTMENTS, PLACES, text};
 use crate::relay::ProcessCpu;
 
 /// Options of the replay benchmark.
@@ -237,16 +238,7 @@ async fn measure(server: &str, template: &str, rounds: usize, tickets: u32) -> a
 
 /// The store at `url` with the ticket codec registered, as `whistle serve` reads it.
 async fn open(url: &str) -> anyhow::Result<EventStore> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = EventStore::open(
-        &StoreConfig {
-            database_url: Some(url.to_owned()),
-            ..StoreConfig::default()
-        },
-        clock.clone(),
-    )
-    .await?;
-    Ok(Tickets::new(store, clock).store().clone())
+    Ok(TicketCodec::register(crate::db::open_store(url).await?))
 }
 
 /// A reproducible stream of pseudo-random numbers for one ticket (splitmix64).
@@ -274,19 +266,6 @@ impl Dice {
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
-}
-
-const PLACES: [(&str, &str, &str); 5] = [
-    ("haigang", "wenhualu", "hongqili"),
-    ("haigang", "wenhualu", "biyaiyuntian"),
-    ("shizhong", "tongjiang", "niuerqiao"),
-    ("shizhong", "tongjiang", "chafang"),
-    ("shizhong", "haitang", "fujie"),
-];
-const DEPARTMENTS: [&str; 5] = ["zhujian", "huanwei", "chengguan", "shuiwu", "gongdian"];
-
-fn text(s: &str) -> anyhow::Result<Text> {
-    Text::note(s).context("benchmark text")
 }
 
 /// A ticket's commands, each with the minutes after receipt it is executed at.
