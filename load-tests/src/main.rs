@@ -10,6 +10,11 @@
 //! `cargo run --release -p load-tests -- deadlines [--quick] [--rate 1000] [--timers 1]`
 //! `cargo run --release -p load-tests -- board [--quick]`
 
+// The same allocator as the `whistle` binary, so the services measured here run as they do
+// in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod board;
 mod db;
 mod deadlines;

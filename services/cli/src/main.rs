@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Every event passes through short-lived buffers (rows, messages, bodies) that are often
+// freed on another thread than the one that made them; mimalloc does that work faster than
+// glibc's malloc (see docs/benchmarks.md, relay).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = whistle::Cli::parse();
