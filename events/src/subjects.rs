@@ -20,18 +20,16 @@ pub const TICKETS_PREFIX: &str = "tickets";
 /// stream that is not a ticket).
 pub const UNKNOWN_TOKEN: &str = "_";
 
-/// Header names.
+/// Header names. Only what a consumer or JetStream needs before it reads the body: every
+/// header costs the client and the server work on every message (see `docs/benchmarks.md`,
+/// relay). The rest of the event (its stream, its payload's version) is in the body.
 pub mod headers {
     /// JetStream's deduplication key: the event id.
     pub const MSG_ID: &str = "Nats-Msg-Id";
     /// The event type, e.g. `WhistleBlown`.
     pub const EVENT_TYPE: &str = "Event-Type";
-    /// The payload's version, e.g. `1.0.0`.
-    pub const EVENT_VERSION: &str = "Event-Version";
     /// The event's position in whistle's global log.
     pub const POSITION: &str = "Whistle-Position";
-    /// The event's stream, `Type-id`.
-    pub const STREAM: &str = "Whistle-Stream";
     /// The identity of the event store the event comes from.
     pub const STORE: &str = "Whistle-Store";
     /// W3C trace context, carried from the event's metadata.

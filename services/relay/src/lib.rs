@@ -5,9 +5,10 @@
 //!   `relay` (table `checkpoints`).
 //! - **Produces**: JetStream stream `TICKETS`, subjects
 //!   `tickets.<district>.<street>.<EventType>`, each message with `Nats-Msg-Id` = the event
-//!   id, `Event-Type`, `Event-Version`, `Whistle-Position`, `Whistle-Stream`,
-//!   `Whistle-Store` (the event store's identity) and the event's `traceparent`; the body is
-//!   a [`PublishedEvent`](whistle_events::subjects::PublishedEvent). A stream holding another store's events is refused.
+//!   id, `Event-Type`, `Whistle-Position`, `Whistle-Store` (the event store's identity) and
+//!   the event's `traceparent`; the body is a
+//!   [`PublishedEvent`](whistle_events::subjects::PublishedEvent), which holds the rest (the
+//!   stream, the payload's version). A stream holding another store's events is refused.
 //! - **Exactly once**: publishes are pipelined, up to four batches in flight while the next
 //!   ones are read (by a task of their own, which also makes them into messages: payloads
 //!   stay the stored JSON text, see [`EventStore::read_all_raw`]); the checkpoint moves
@@ -117,9 +118,7 @@ struct PublishedEventRef<'a> {
 // Header names, made once: a name made from a `&str` is checked on every message.
 const MSG_ID: HeaderName = HeaderName::from_static(headers::MSG_ID);
 const EVENT_TYPE: HeaderName = HeaderName::from_static(headers::EVENT_TYPE);
-const EVENT_VERSION: HeaderName = HeaderName::from_static(headers::EVENT_VERSION);
 const POSITION: HeaderName = HeaderName::from_static(headers::POSITION);
-const STREAM: HeaderName = HeaderName::from_static(headers::STREAM);
 const STORE: HeaderName = HeaderName::from_static(headers::STORE);
 const TRACEPARENT: HeaderName = HeaderName::from_static(headers::TRACEPARENT);
 
@@ -416,13 +415,11 @@ impl Messages {
         let mut headers = HeaderMap::new();
         headers.insert(MSG_ID, event.event_id.to_string());
         headers.insert(POSITION, event.position.to_string());
-        headers.insert(STREAM, event.stream());
         headers.insert(STORE, self.identity.clone());
         if let Some(traceparent) = event.metadata.get(metadata::keys::TRACEPARENT) {
             headers.insert(TRACEPARENT, traceparent.as_str());
         }
         headers.insert(EVENT_TYPE, event.event_type);
-        headers.insert(EVENT_VERSION, event.event_version);
         Ok(Message {
             position: event.position,
             subject: Subject::from(subject),
