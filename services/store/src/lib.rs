@@ -628,6 +628,20 @@ pub(crate) fn metadata_from_json(value: Value) -> HashMap<String, String> {
 }
 
 /// The JSON array an append sends to the database in one parameter.
+/// Every row decoded, in order, or the first row's error. The vector is sized up front:
+/// collecting `Result`s cannot tell its length, and growing it moved every event decoded so
+/// far, again and again, on each read of the log.
+pub(crate) fn decode_rows<R, T>(
+    rows: &[R],
+    mut decode: impl FnMut(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
 pub(crate) fn batch_json(events: &[NewEvent]) -> Value {
     Value::Array(
         events

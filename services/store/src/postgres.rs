@@ -29,8 +29,8 @@ use crate::projection::{
 };
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
-    NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json,
-    redact, stream_name,
+    NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, decode_rows,
+    metadata_from_json, redact, stream_name,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/postgres");
@@ -294,7 +294,7 @@ impl PgBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read a stream"))?;
-        rows.iter().map(|r| self.decode(r)).collect()
+        decode_rows(&rows, |r| self.decode(r))
     }
 
     pub(crate) async fn read_all(
@@ -315,7 +315,7 @@ impl PgBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read the global log"))?;
-        rows.iter().map(|r| self.decode(r)).collect()
+        decode_rows(&rows, |r| self.decode(r))
     }
 
     /// [`PgBackend::read_all`] with payloads and metadata as `jsonb` text: no JSON value is
@@ -343,7 +343,7 @@ impl PgBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read the global log"))?;
-        rows.iter().map(|r| self.decode_raw(r)).collect()
+        decode_rows(&rows, |r| self.decode_raw(r))
     }
 
     /// A row of [`PgBackend::read_all_raw`]'s query, its columns read by place (in the order

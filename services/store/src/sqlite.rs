@@ -24,7 +24,8 @@ use crate::projection::{
 };
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
-    Position, RecordedEvent, StoreConfig, StoreError, batch_json, metadata_from_json, stream_name,
+    Position, RecordedEvent, StoreConfig, StoreError, batch_json, decode_rows, metadata_from_json,
+    stream_name,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/sqlite");
@@ -234,7 +235,7 @@ impl SqliteBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read a stream"))?;
-        rows.iter().map(|r| self.decode(r)).collect()
+        decode_rows(&rows, |r| self.decode(r))
     }
 
     pub(crate) async fn read_all(
@@ -252,7 +253,7 @@ impl SqliteBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read the global log"))?;
-        rows.iter().map(|r| self.decode(r)).collect()
+        decode_rows(&rows, |r| self.decode(r))
     }
 
     /// [`SqliteBackend::read_all`] with payloads left as the stored text (checked to be
@@ -272,7 +273,7 @@ impl SqliteBackend {
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("read the global log"))?;
-        rows.iter().map(|r| self.decode_raw(r)).collect()
+        decode_rows(&rows, |r| self.decode_raw(r))
     }
 
     fn decode_raw(&self, row: &SqliteRow) -> Result<RawRecordedEvent, StoreError> {
