@@ -45,7 +45,7 @@ pub struct RelayArgs {
 const EVENTS_PER_TICKET: usize = 10;
 
 pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
-    let (rounds, events) = if args.quick { (2, 10_000) } else { (3, 50_000) };
+    let (rounds, events) = if args.quick { (2, 10_000) } else { (5, 50_000) };
     let batch = RelayConfig::default().batch;
     // A fresh database each run, so the relay reads exactly this run's log.
     let database = format!("whistle_bench_relay_{}", uuid::Uuid::new_v4().simple());
