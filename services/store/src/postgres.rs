@@ -146,10 +146,11 @@ impl PgBackend {
             "INSERT INTO events (position, event_id, stream_type, stream_id, stream_version, \
                                  event_type, event_version, payload, metadata, recorded_at) \
              SELECT (pg_current_xact_id()::text::bigint << 16) + e.ord, \
-                    (e.value->>'event_id')::uuid, $1, $2, $3 + e.ord, \
-                    e.value->>'event_type', e.value->>'event_version', \
-                    e.value->'payload', e.value->'metadata', $5 \
-             FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(value, ord) \
+                    e.event_id, $1, $2, $3 + e.ord, e.event_type, e.event_version, \
+                    e.payload, e.metadata, $5 \
+             FROM ROWS FROM (json_to_recordset($4::json) AS (event_id uuid, event_type text, \
+                    event_version text, payload json, metadata json)) \
+                  WITH ORDINALITY AS e(event_id, event_type, event_version, payload, metadata, ord) \
              WHERE (SELECT coalesce(max(stream_version), 0) FROM events \
                     WHERE stream_type = $1 AND stream_id = $2) = $3 \
              RETURNING position, event_id, stream_version",
@@ -157,7 +158,10 @@ impl PgBackend {
         .bind(stream_type)
         .bind(stream_id)
         .bind(expected_i64)
-        .bind(Json(batch_json(events)))
+        // As text: bound as `Json`, it would reach the server as `jsonb` and be parsed into
+        // it first. `json_to_recordset` splits the text once; each payload and metadata
+        // document is stored as its slice of it.
+        .bind(batch_json(events).to_string())
         .bind(recorded_at)
         .fetch_all(&mut *connection)
         .await;
@@ -318,7 +322,7 @@ impl PgBackend {
         decode_rows(&rows, |r| self.decode(r))
     }
 
-    /// [`PgBackend::read_all`] with payloads and metadata as `jsonb` text: no JSON value is
+    /// [`PgBackend::read_all`] with payloads and metadata as their stored text: no JSON value is
     /// built for a payload.
     pub(crate) async fn read_all_raw(
         &self,
@@ -360,7 +364,7 @@ impl PgBackend {
         let payload: &str = row.try_get(7).map_err(err)?;
         let metadata: &str = row.try_get(8).map_err(err)?;
         let recorded_at = row.try_get(9).map_err(err)?;
-        // `jsonb` prints valid JSON; a failure here means a broken database, named as such.
+        // `json` holds only valid JSON; a failure here means a broken database, named as such.
         let corrupt = |what: &str, detail: String| StoreError::MalformedEvent {
             stream: stream_name(&stream_type, &stream_id),
             position: u64::try_from(position).unwrap_or_default(),
@@ -457,17 +461,19 @@ impl BatchWriter for PgBackend {
             "INSERT INTO events (position, event_id, stream_type, stream_id, stream_version, \
                                  event_type, event_version, payload, metadata, recorded_at) \
              SELECT (pg_current_xact_id()::text::bigint << 16) + e.ord, \
-                    (e.value->>'event_id')::uuid, e.value->>'stream_type', e.value->>'stream_id', \
-                    (e.value->>'stream_version')::bigint, \
-                    e.value->>'event_type', e.value->>'event_version', \
-                    e.value->'payload', e.value->'metadata', (e.value->>'recorded_at')::timestamptz \
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(value, ord) \
+                    e.event_id, e.stream_type, e.stream_id, e.stream_version, \
+                    e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at \
+             FROM ROWS FROM (json_to_recordset($1::json) AS (event_id uuid, stream_type text, \
+                    stream_id text, stream_version bigint, expected bigint, event_type text, \
+                    event_version text, payload json, metadata json, recorded_at timestamptz)) \
+                  WITH ORDINALITY AS e(event_id, stream_type, stream_id, stream_version, expected, \
+                                       event_type, event_version, payload, metadata, recorded_at, ord) \
              WHERE (SELECT coalesce(max(x.stream_version), 0) FROM events x \
-                    WHERE x.stream_type = e.value->>'stream_type' \
-                      AND x.stream_id = e.value->>'stream_id') = (e.value->>'expected')::bigint \
+                    WHERE x.stream_type = e.stream_type AND x.stream_id = e.stream_id) = e.expected \
              RETURNING position, event_id",
         )
-        .bind(Json(serde_json::Value::Array(rows)))
+        // As text, for the same reason as in `append`.
+        .bind(serde_json::Value::Array(rows).to_string())
         .fetch_all(&mut *connection)
         .await;
         drop(connection);

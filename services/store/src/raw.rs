@@ -42,8 +42,9 @@ pub struct RawRecordedEvent {
     pub event_type: String,
     /// The payload's version (after upcasting, when the stream type has a codec).
     pub event_version: String,
-    /// The payload as JSON text: as stored (PostgreSQL prints `jsonb` with a space after
-    /// each `:` and `,`), or the codec's upgraded payload. Always valid JSON.
+    /// The payload as JSON text: as it was written (events migrated from PostgreSQL's
+    /// `jsonb` have a space after each `:` and `,`), or the codec's upgraded payload. Always
+    /// valid JSON.
     pub payload: Box<RawValue>,
     /// Metadata as stored.
     pub metadata: HashMap<String, String>,
