@@ -20,9 +20,11 @@ pub const TICKETS_PREFIX: &str = "tickets";
 /// stream that is not a ticket).
 pub const UNKNOWN_TOKEN: &str = "_";
 
-/// Header names. Only what a consumer or JetStream needs before it reads the body: every
-/// header costs the client and the server work on every message (see `docs/benchmarks.md`,
-/// relay). The rest of the event (its stream, its payload's version) is in the body.
+/// Header names. Only what JetStream, the consumers and other subscribers need before they
+/// read the body (deduplication, ordering, the origin, filtering by kind, trace context):
+/// every header costs the client and the server work on every message (see
+/// `docs/benchmarks.md`, relay). The rest of the event (its stream, its payload's version)
+/// is in the body.
 pub mod headers {
     /// JetStream's deduplication key: the event id.
     pub const MSG_ID: &str = "Nats-Msg-Id";

@@ -6,7 +6,8 @@
 //!
 //! **Baseline**: the same number of messages, of the same size, published to a fresh stream
 //! straight from memory, pipelined in batches of the relay's size with the relay's window
-//! (four batches in flight), each with a `Nats-Msg-Id`. Nothing is read from a database.
+//! (four batches in flight), each with a `Nats-Msg-Id` and an `Event-Type`. Nothing is read
+//! from a database.
 //!
 //! Rounds alternate baseline and ours; each round uses a stream (and, for the relay, a
 //! checkpoint and a lease) of its own. The medians are compared.
@@ -179,7 +180,8 @@ fn new_event(event_type: &str, payload: serde_json::Value) -> NewEvent {
 }
 
 /// The size of the body the relay publishes for a typical event. The relay embeds the payload
-/// as PostgreSQL prints it (`jsonb` text, with a space after each `:` and `,`), not compact.
+/// as stored, which may differ from its compact serialization (events migrated from `jsonb`
+/// have a space after each `:` and `,`).
 async fn sample_body_size(store: &EventStore) -> anyhow::Result<usize> {
     let events = store
         .read_all_raw(whistle_store::Position::START, 2)

@@ -14,7 +14,7 @@
 //!
 //! **Baseline**: one sequential read of the events table in the same database: a single
 //! query over every row in position order, every column fetched (payload and metadata as
-//! the text PostgreSQL prints, not parsed). The figure is rows per second.
+//! their stored text, not parsed). The figure is rows per second.
 //!
 //! The log is written once, before the rounds, through the real executor (`Tickets`) on a
 //! manual clock that walks through three weeks of March 2026, so tickets arrive day and

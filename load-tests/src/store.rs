@@ -307,7 +307,7 @@ impl Baseline {
 
 async fn pgbench(url: &str, clients: u32, duration: Duration) -> anyhow::Result<f64> {
     let mut conn = PgConnectOptions::from_str(url)?.connect().await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, payload json NOT NULL)")
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_baseline_json (id bigserial PRIMARY KEY, payload json NOT NULL)")
         .execute(&mut conn)
         .await?;
     let script = std::env::temp_dir().join(format!(
@@ -318,7 +318,7 @@ async fn pgbench(url: &str, clients: u32, duration: Duration) -> anyhow::Result<
     // so a JSON literal would not survive there anyway).
     std::fs::write(
         &script,
-        "INSERT INTO bench_baseline (payload) VALUES (:payload::json);\n",
+        "INSERT INTO bench_baseline_json (payload) VALUES (:payload::json);\n",
     )?;
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())

@@ -473,6 +473,8 @@ async fn the_codec_decides_what_is_published() -> Result {
             headers.get(headers::TRACEPARENT).map(|v| v.as_str()),
             Some(traceparent)
         );
+        // Upgraded by the codec: the body names the version it now has.
+        assert_eq!(body.event_version, "1.0.0");
         // The body is the event as the parsed path reads it, field for field.
         assert_eq!(
             *body,

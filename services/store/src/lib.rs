@@ -627,7 +627,6 @@ pub(crate) fn metadata_from_json(value: Value) -> HashMap<String, String> {
     }
 }
 
-/// The JSON array an append sends to the database in one parameter.
 /// Every row decoded, in order, or the first row's error. The vector is sized up front:
 /// collecting `Result`s cannot tell its length, and growing it moved every event decoded so
 /// far, again and again, on each read of the log.
@@ -642,6 +641,7 @@ pub(crate) fn decode_rows<R, T>(
     Ok(decoded)
 }
 
+/// The JSON array an append sends to the database in one parameter.
 pub(crate) fn batch_json(events: &[NewEvent]) -> Value {
     Value::Array(
         events

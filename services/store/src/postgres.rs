@@ -159,8 +159,9 @@ impl PgBackend {
         .bind(stream_id)
         .bind(expected_i64)
         // As text: bound as `Json`, it would reach the server as `jsonb` and be parsed into
-        // it first. `json_to_recordset` splits the text once; each payload and metadata
-        // document is stored as its slice of it.
+        // it first. `json_to_recordset` takes the array apart in one pass, and each payload
+        // and metadata document is stored as its slice of the text, not rebuilt. (A JSON
+        // `null` payload becomes SQL NULL there and is refused, as SQLite refuses it.)
         .bind(batch_json(events).to_string())
         .bind(recorded_at)
         .fetch_all(&mut *connection)
