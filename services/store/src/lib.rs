@@ -343,6 +343,17 @@ impl EventStore {
                 ),
             });
         }
+        // Neither backend can keep a null payload (PostgreSQL's statement reads it as SQL
+        // NULL); say which event it was rather than fail on a constraint.
+        if let Some(event) = events.iter().find(|e| e.payload.is_null()) {
+            return Err(StoreError::InvalidAppend {
+                stream: stream_name(stream_type, stream_id),
+                reason: format!(
+                    "event {} ({}) has a null payload; give it a JSON value other than null",
+                    event.event_id, event.event_type
+                ),
+            });
+        }
         // Both backends keep microseconds; truncating here makes what `append` returns equal to
         // what a later read returns.
         let recorded_at = self.inner.clock.now().trunc_subsecs(6);

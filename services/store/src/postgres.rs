@@ -160,8 +160,8 @@ impl PgBackend {
         .bind(expected_i64)
         // As text: bound as `Json`, it would reach the server as `jsonb` and be parsed into
         // it first. `json_to_recordset` takes the array apart in one pass, and each payload
-        // and metadata document is stored as its slice of the text, not rebuilt. (A JSON
-        // `null` payload becomes SQL NULL there and is refused, as SQLite refuses it.)
+        // and metadata document is stored as its slice of the text, not rebuilt. (It would
+        // read a JSON `null` payload as SQL NULL: `EventStore::append` refuses those first.)
         .bind(batch_json(events).to_string())
         .bind(recorded_at)
         .fetch_all(&mut *connection)

@@ -205,6 +205,19 @@ async fn a_failing_append_writes_nothing(store: EventStore, _clock: ManualClock)
         .expect_err("duplicate id");
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
     assert_eq!(store.stream_version("Counter", "atomic").await?, 0);
+    // A null payload is refused before anything is sent, naming the event.
+    let mut batch = events(0..3);
+    batch[2].payload = serde_json::Value::Null;
+    let named = batch[2].event_id.to_string();
+    let err = store
+        .append("Counter", "atomic", 0, batch)
+        .await
+        .expect_err("null payload");
+    assert!(
+        matches!(&err, StoreError::InvalidAppend { reason, .. } if reason.contains(&named)),
+        "{err:?}"
+    );
+    assert_eq!(store.stream_version("Counter", "atomic").await?, 0);
     // Not "the readable log is empty", which a lagging horizon would also explain.
     assert_eq!(store.head().await?, Position::START);
     Ok(())
