@@ -638,6 +638,23 @@ pub(crate) fn metadata_from_json(value: Value) -> HashMap<String, String> {
     }
 }
 
+/// Refuses to replace `consumer`'s read models with rows rebuilt up to `position` when its
+/// checkpoint (read under the transaction's lock) has already moved past it.
+pub(crate) fn not_overtaken(
+    consumer: &str,
+    checkpoint: u64,
+    position: Position,
+) -> Result<(), StoreError> {
+    if checkpoint > position.get() {
+        return Err(StoreError::Overtaken {
+            consumer: consumer.to_owned(),
+            checkpoint,
+            position: position.get(),
+        });
+    }
+    Ok(())
+}
+
 /// Every row decoded, in order, or the first row's error. The vector is sized up front:
 /// collecting `Result`s cannot tell its length, and growing it moved every event decoded so
 /// far, again and again, on each read of the log.

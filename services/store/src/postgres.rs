@@ -30,7 +30,7 @@ use crate::projection::{
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     NewEvent, Position, RecordedEvent, StoreConfig, StoreError, batch_json, decode_rows,
-    metadata_from_json, redact, stream_name,
+    metadata_from_json, not_overtaken, redact, stream_name,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/postgres");
@@ -761,14 +761,7 @@ impl PgBackend {
             .locked_checkpoint(consumer, at)
             .await
             .map_err(self.err(op))?;
-        let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
-        if checkpoint > position.get() {
-            return Err(StoreError::Overtaken {
-                consumer: consumer.to_owned(),
-                checkpoint,
-                position: position.get(),
-            });
-        }
+        not_overtaken(consumer, u64::try_from(checkpoint).unwrap_or(0), position)?;
         sqlx::query("DELETE FROM projection_rows WHERE projection = ANY($1)")
             .bind(tables)
             .execute(&mut *tx)

@@ -25,7 +25,7 @@ use crate::projection::{
 use crate::raw::{RawRecordedEvent, metadata_from_text};
 use crate::{
     Position, RecordedEvent, StoreConfig, StoreError, batch_json, decode_rows, metadata_from_json,
-    stream_name,
+    not_overtaken, stream_name,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../schemas/migrations/sqlite");
@@ -491,13 +491,7 @@ impl SqliteBackend {
             .await
             .map_err(self.err(op))?;
         let checkpoint = checkpoint.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
-        if checkpoint > position.get() {
-            return Err(StoreError::Overtaken {
-                consumer: consumer.to_owned(),
-                checkpoint,
-                position: position.get(),
-            });
-        }
+        not_overtaken(consumer, checkpoint, position)?;
         for table in tables {
             sqlx::query("DELETE FROM projection_rows WHERE projection = ?1")
                 .bind(table)
