@@ -297,14 +297,17 @@ impl Calendar {
         if remaining <= Duration::zero() {
             return Ok(from);
         }
-        let chunk = Duration::days(CHUNK_DAYS);
         let horizon = Duration::days(HORIZON_DAYS);
+        // Most clocks are minutes or hours long: a first chunk about as long as the amount
+        // (at least a day) spares them a fortnight of intervals; later chunks are whole.
+        let mut chunk = Duration::days((amount.num_days() + 1).min(CHUNK_DAYS));
         let mut cursor = from;
         let mut last_open = from;
         loop {
             let end = cursor
                 .checked_add_signed(chunk)
                 .ok_or(CalendarError::OutOfRange { from })?;
+            chunk = Duration::days(CHUNK_DAYS);
             for (start, stop) in self.open_intervals(cursor, end, hours) {
                 let length = stop - start;
                 if length >= remaining {
