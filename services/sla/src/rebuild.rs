@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use whistle_consumer::{HandlerError, lease_name};
 use whistle_events::{TicketEvent, TicketId};
-use whistle_store::{EventStore, Lease, Position, RawRecordedEvent, StoreError};
+use whistle_store::{EventStore, Lease, Position, RawRecordedEvent, RowChange, StoreError};
 
 use crate::facts::TicketFacts;
 use crate::projection::{DEADLINES, SlaProjection, TICKETS};
@@ -28,6 +28,9 @@ use crate::views::Progress;
 const PAGE: usize = 2_000;
 /// How long the fold waits for events below the head that a writer has not committed yet.
 const HIDDEN_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(10);
+/// Threads timing tickets at most, and tickets a thread times at least.
+const MAX_THREADS: usize = 4;
+const MIN_SHARE: usize = 1_000;
 /// How long a rebuild waits for the consumer's lease (a `whistle serve` that has just
 /// stopped gives it up when the server notices its connection closed).
 const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -213,24 +216,26 @@ pub async fn rebuild(
     let mut timed_under = policies_kept(store).await?;
     let folded = fold_log(store, None, progress).await?;
     let (events, position, orphans) = (folded.events, folded.position, folded.orphans);
+    let tickets: Vec<_> = folded
+        .into_facts()
+        .into_iter()
+        .map(|facts| {
+            let kept = timed_under.remove(&facts.ticket);
+            (facts, kept)
+        })
+        .collect();
     let mut rows = Vec::new();
     let mut untimed = Vec::new();
-    let mut facts = Vec::new();
+    let mut facts = Vec::with_capacity(tickets.len());
     let mut deadlines = 0;
-    for ticket_facts in folded.into_facts() {
-        let ticket = ticket_facts.ticket;
-        let timed = projection
-            .rebuilt_record(ticket_facts.clone(), timed_under.remove(&ticket))
-            .and_then(|record| projection.changes_for(record, true));
+    for (ticket_facts, timed) in time_all(projection, tickets) {
         match timed {
             Ok(changes) => {
                 deadlines += changes.iter().filter(|c| c.table == DEADLINES).count();
                 rows.extend(changes);
                 facts.push(ticket_facts);
             }
-            Err(HandlerError::Failed(reason) | HandlerError::Unavailable(reason)) => {
-                untimed.push((ticket, reason));
-            }
+            Err(reason) => untimed.push((ticket_facts.ticket, reason)),
         }
     }
     if !untimed.is_empty() {
@@ -249,6 +254,59 @@ pub async fn rebuild(
         deadlines,
         orphans,
         facts,
+    })
+}
+
+/// Each ticket timed and its rows encoded, in the order given. Tickets are independent, so
+/// the work is split between the machine's cores (the log is read by then, so the database
+/// is idle); this and the `COPY` after it are most of a rebuild.
+fn time_all(
+    projection: &SlaProjection,
+    tickets: Vec<(TicketFacts, Option<(String, String)>)>,
+) -> Vec<(TicketFacts, Result<Vec<RowChange>, String>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    in_shares(tickets, threads, MIN_SHARE, |(facts, kept)| {
+        let timed = projection
+            .rebuilt_record(facts.clone(), kept)
+            .and_then(|record| projection.changes_for(record, true))
+            .map_err(|(HandlerError::Failed(reason) | HandlerError::Unavailable(reason))| reason);
+        (facts, timed)
+    })
+}
+
+/// `f` applied to every item, on up to `threads` threads (this one among them) with at
+/// least `min_share` items each; the results in the order of the items.
+fn in_shares<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    min_share: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let share = items.len().div_ceil(threads.max(1)).max(min_share.max(1));
+    let mut rest = items.into_iter();
+    let here: Vec<T> = rest.by_ref().take(share).collect();
+    let mut shares = Vec::new();
+    loop {
+        let next: Vec<T> = rest.by_ref().take(share).collect();
+        if next.is_empty() {
+            break;
+        }
+        shares.push(next);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || share.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut results: Vec<R> = here.into_iter().map(f).collect();
+        for other in others {
+            match other.join() {
+                Ok(more) => results.extend(more),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
     })
 }
 
@@ -287,5 +345,37 @@ async fn take_lease(store: &EventStore, name: &str) -> Result<Lease, RebuildErro
             return Err(RebuildError::Running);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_shares;
+
+    #[test]
+    fn shares_keep_the_items_order_whatever_the_split() {
+        let items: Vec<u32> = (0..2_503).collect();
+        let expected: Vec<u64> = items.iter().map(|i| u64::from(*i) * 3).collect();
+        for (threads, min_share) in [(1, 1), (2, 1_000), (3, 1), (4, 700), (8, 10_000), (0, 0)] {
+            let threads_used = std::sync::Mutex::new(std::collections::HashSet::new());
+            let got = in_shares(items.clone(), threads, min_share, |i| {
+                threads_used
+                    .lock()
+                    .expect("no test thread panics")
+                    .insert(std::thread::current().id());
+                u64::from(i) * 3
+            });
+            assert_eq!(
+                got, expected,
+                "{threads} threads, shares of {min_share} at least"
+            );
+            let share = 2_503_usize.div_ceil(threads.max(1)).max(min_share.max(1));
+            assert_eq!(
+                threads_used.lock().expect("no test thread panics").len(),
+                2_503_usize.div_ceil(share),
+                "{threads} threads, shares of {min_share} at least"
+            );
+        }
+        assert!(in_shares(Vec::<u32>::new(), 2, 1, |i| i).is_empty());
     }
 }
