@@ -28,7 +28,8 @@ const CHINA: &str = include_str!("../../../deploy/config/calendar.toml");
 /// real calendar has, so only a calendar without working days (or hours) hits it.
 const HORIZON_DAYS: i64 = 400;
 
-/// Days of open intervals computed at once by [`Calendar::add`] and [`Calendar::between`].
+/// Days of open intervals computed at once by [`Calendar::add`] (its first chunk may be
+/// shorter) and [`Calendar::between`].
 const CHUNK_DAYS: i64 = 14;
 
 /// Which hours a clock counts.
@@ -298,9 +299,9 @@ impl Calendar {
             return Ok(from);
         }
         let horizon = Duration::days(HORIZON_DAYS);
-        // Most clocks are minutes or hours long: a first chunk about as long as the amount
-        // (at least a day) spares them a fortnight of intervals; later chunks are whole.
-        let mut chunk = Duration::days((amount.num_days() + 1).min(CHUNK_DAYS));
+        // Most clocks are minutes or hours long: a first chunk as long as the amount and a
+        // weekend spares them a fortnight of intervals; later chunks are whole.
+        let mut chunk = Duration::days((amount.num_days() + 3).min(CHUNK_DAYS));
         let mut cursor = from;
         let mut last_open = from;
         loop {

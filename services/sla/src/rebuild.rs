@@ -28,8 +28,10 @@ use crate::views::Progress;
 const PAGE: usize = 2_000;
 /// How long the fold waits for events below the head that a writer has not committed yet.
 const HIDDEN_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(10);
-/// Threads timing tickets at most, and tickets a thread times at least.
+/// Threads timing tickets at most: past a few, the `COPY` after the timing dominates.
 const MAX_THREADS: usize = 4;
+/// Tickets a thread times at least (fewer are timed on one thread: a thread costs more
+/// than timing them).
 const MIN_SHARE: usize = 1_000;
 /// How long a rebuild waits for the consumer's lease (a `whistle serve` that has just
 /// stopped gives it up when the server notices its connection closed).
@@ -258,8 +260,8 @@ pub async fn rebuild(
 }
 
 /// Each ticket timed and its rows encoded, in the order given. Tickets are independent, so
-/// the work is split between the machine's cores (the log is read by then, so the database
-/// is idle); this and the `COPY` after it are most of a rebuild.
+/// the work is split between up to [`MAX_THREADS`] of the machine's cores (the log is read
+/// by then, so the database is idle).
 fn time_all(
     projection: &SlaProjection,
     tickets: Vec<(TicketFacts, Option<(String, String)>)>,
@@ -274,15 +276,18 @@ fn time_all(
     })
 }
 
-/// `f` applied to every item, on up to `threads` threads (this one among them) with at
-/// least `min_share` items each; the results in the order of the items.
+/// `f` applied to every item, on up to `threads` threads (this one among them), in shares
+/// of one size (the last takes what is left) and of about `min_share` items at least
+/// unless there is only one; the results in the order of the items.
 fn in_shares<T: Send, R: Send>(
     items: Vec<T>,
     threads: usize,
     min_share: usize,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let share = items.len().div_ceil(threads.max(1)).max(min_share.max(1));
+    let count = items.len();
+    let threads = threads.min(count / min_share.max(1)).max(1);
+    let share = count.div_ceil(threads).max(1);
     let mut rest = items.into_iter();
     let here: Vec<T> = rest.by_ref().take(share).collect();
     let mut shares = Vec::new();
@@ -299,7 +304,8 @@ fn in_shares<T: Send, R: Send>(
             .into_iter()
             .map(|share| scope.spawn(move || share.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
-        let mut results: Vec<R> = here.into_iter().map(f).collect();
+        let mut results = Vec::with_capacity(count);
+        results.extend(here.into_iter().map(f));
         for other in others {
             match other.join() {
                 Ok(more) => results.extend(more),
@@ -350,32 +356,72 @@ async fn take_lease(store: &EventStore, name: &str) -> Result<Lease, RebuildErro
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
     use super::in_shares;
 
+    /// `in_shares` over 2,503 numbers: the results, and how many items each thread took.
+    fn split(threads: usize, min_share: usize) -> (Vec<u64>, HashMap<ThreadId, usize>) {
+        let taken = Mutex::new(HashMap::new());
+        let results = in_shares((0..2_503).collect(), threads, min_share, |i: u32| {
+            *taken
+                .lock()
+                .expect("no test thread panics")
+                .entry(std::thread::current().id())
+                .or_insert(0) += 1;
+            u64::from(i) * 3
+        });
+        (results, taken.into_inner().expect("no test thread panics"))
+    }
+
     #[test]
-    fn shares_keep_the_items_order_whatever_the_split() {
-        let items: Vec<u32> = (0..2_503).collect();
-        let expected: Vec<u64> = items.iter().map(|i| u64::from(*i) * 3).collect();
-        for (threads, min_share) in [(1, 1), (2, 1_000), (3, 1), (4, 700), (8, 10_000), (0, 0)] {
-            let threads_used = std::sync::Mutex::new(std::collections::HashSet::new());
-            let got = in_shares(items.clone(), threads, min_share, |i| {
-                threads_used
-                    .lock()
-                    .expect("no test thread panics")
-                    .insert(std::thread::current().id());
-                u64::from(i) * 3
-            });
+    fn shares_keep_the_items_order_and_are_even() {
+        let expected: Vec<u64> = (0..2_503).map(|i| i * 3).collect();
+        // (threads, least share) and the shares expected, largest first.
+        let cases: [((usize, usize), &[usize]); 7] = [
+            ((1, 1), &[2_503]),
+            ((2, 1_000), &[1_252, 1_251]),
+            ((3, 1), &[835, 835, 833]),
+            ((4, 700), &[835, 835, 833]),
+            ((4, 1_000), &[1_252, 1_251]),
+            ((8, 10_000), &[2_503]),
+            ((0, 0), &[2_503]),
+        ];
+        for ((threads, min_share), shares) in cases {
+            let (results, taken) = split(threads, min_share);
             assert_eq!(
-                got, expected,
+                results, expected,
                 "{threads} threads, shares of {min_share} at least"
             );
-            let share = 2_503_usize.div_ceil(threads.max(1)).max(min_share.max(1));
+            let mut sizes: Vec<usize> = taken.values().copied().collect();
+            sizes.sort_unstable_by(|a, b| b.cmp(a));
             assert_eq!(
-                threads_used.lock().expect("no test thread panics").len(),
-                2_503_usize.div_ceil(share),
+                sizes, shares,
                 "{threads} threads, shares of {min_share} at least"
+            );
+            assert!(
+                taken.contains_key(&std::thread::current().id()),
+                "the calling thread takes a share"
             );
         }
         assert!(in_shares(Vec::<u32>::new(), 2, 1, |i| i).is_empty());
+    }
+
+    #[test]
+    fn a_panic_in_another_share_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| {
+            in_shares((0..10).collect(), 2, 1, |i: u32| {
+                assert!(i != 7, "item seven");
+                i
+            })
+        });
+        let payload = caught.expect_err("the panic of item seven comes back");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        assert_eq!(message, Some("item seven"));
     }
 }
