@@ -305,9 +305,14 @@ impl Calendar {
         let mut cursor = from;
         let mut last_open = from;
         loop {
+            // The search stops exactly `horizon` after the last open time, whatever the
+            // chunks, so that where it gives up does not depend on them.
             let end = cursor
                 .checked_add_signed(chunk)
                 .ok_or(CalendarError::OutOfRange { from })?;
+            let end = last_open
+                .checked_add_signed(horizon)
+                .map_or(end, |limit| end.min(limit));
             chunk = Duration::days(CHUNK_DAYS);
             for (start, stop) in self.open_intervals(cursor, end, hours) {
                 let length = stop - start;
@@ -318,7 +323,7 @@ impl Calendar {
                 last_open = stop;
             }
             cursor = end;
-            if cursor - last_open > horizon {
+            if cursor - last_open >= horizon {
                 return Err(CalendarError::NoOpenTime {
                     from: last_open,
                     horizon_days: HORIZON_DAYS,

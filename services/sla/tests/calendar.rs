@@ -631,6 +631,40 @@ holidays = [{ name = "closed", from = "2027-01-01", to = "2027-12-31" }]
     );
 }
 
+#[test]
+fn open_time_is_looked_for_exactly_400_days() {
+    // Closed from 2026-01-01 through `last_closed`; open time is looked for from the start.
+    let closed_through = |last_closed: &str| {
+        Calendar::from_toml(&format!(
+            r#"
+version = "closed"
+time_zone = "Asia/Shanghai"
+[service_hours]
+start = "08:00"
+end = "20:00"
+[years.2026]
+source = "a test"
+holidays = [{{ name = "closed", from = "2026-01-01", to = "2026-12-31" }}]
+[years.2027]
+source = "a test"
+holidays = [{{ name = "closed", from = "2027-01-01", to = "{last_closed}" }}]
+"#
+        ))
+        .expect("the test calendar loads")
+    };
+    let from = at("2026-01-01T00:00:00+08:00");
+    // Thursday 2027-02-04, 08:00: 399 days and 8 hours on.
+    let due = closed_through("2027-02-03")
+        .add(from, Duration::minutes(5), Hours::Service)
+        .expect("open time within 400 days is found");
+    assert_eq!(local(due), "2027-02-04T08:05:00+08:00");
+    // Tuesday 2027-02-09, 08:00: 404 days on, past the horizon whatever the chunks.
+    let error = closed_through("2027-02-08")
+        .add(from, Duration::minutes(5), Hours::Service)
+        .expect_err("open time 404 days on is past the horizon");
+    assert!(matches!(error, CalendarError::NoOpenTime { .. }), "{error}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Loading errors
 
