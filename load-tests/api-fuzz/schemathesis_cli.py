@@ -1,10 +1,12 @@
 """Runs schemathesis's command line, as its own `schemathesis` script does, after importing
 the transports that it would otherwise import on its first request, in a worker thread.
 
-Python 3.11 can fail that late import with "SystemError: AST constructor recursion depth
-mismatch": anyio's lazy importer compiles its own source deep inside hypothesis's stack,
-and the operation under test is then reported as an error. Importing at the top of the
-main thread, once, before any worker starts, avoids it.
+On Python 3.11 that late import once failed with "SystemError: AST constructor recursion
+depth mismatch", and the operation under test was reported as an error. anyio's lazy
+importer parses its own source into an AST when first imported, and 3.11's AST builder
+can report such a mismatch spuriously, mostly seen in threaded programs (CPython issue
+gh-106905). Importing in the main thread, once, before any worker starts, takes that parse
+out of the workers.
 """
 
 import sys

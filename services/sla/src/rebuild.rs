@@ -30,8 +30,8 @@ const PAGE: usize = 2_000;
 const HIDDEN_FOR_AT_MOST: std::time::Duration = std::time::Duration::from_secs(10);
 /// Threads timing tickets at most: past a few, the `COPY` after the timing dominates.
 const MAX_THREADS: usize = 4;
-/// Tickets a thread times at least (fewer are timed on one thread: a thread costs more
-/// than timing them).
+/// Tickets a thread times at least, about (fewer are timed on one thread: a thread costs
+/// more than timing them).
 const MIN_SHARE: usize = 1_000;
 /// How long a rebuild waits for the consumer's lease (a `whistle serve` that has just
 /// stopped gives it up when the server notices its connection closed).
